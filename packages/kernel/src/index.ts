@@ -1,0 +1,50 @@
+export { ERRNO, MAX_ERRNO, errnoName, isErrorValue, type ErrnoName } from './errno.js';
+export { DepError, isDepError, type DepErrorOptions } from './error.js';
+export {
+  DepWarning,
+  ReportSink,
+  isDepWarning,
+  type Checks,
+  type Report,
+  type ReportKind,
+  type ReportListener,
+  type ReportOrigin,
+} from './report.js';
+export { Prng } from './random.js';
+export { isAtomicContext, type ExecContext } from './context.js';
+export { Task, type HeldLock, type TaskState } from './task.js';
+export type { ExecEvent } from './event-queue.js';
+export { Executor, type ExecutorHooks, type ExecutorStats } from './executor.js';
+export { VirtualExecutor } from './virtual-executor.js';
+export { RealExecutor } from './real-executor.js';
+export {
+  INTERRUPTED,
+  Runtime,
+  TIMED_OUT,
+  type BlockedWait,
+  type IdleResult,
+  type RuntimeOptions,
+  type SpawnOptions,
+  type StallHook,
+  type TaskHandle,
+  type WaitOptions,
+  type Waker,
+} from './runtime.js';
+export { Timer } from './timer.js';
+export {
+  ChromeTraceSink,
+  FtraceTextSink,
+  MemoryTraceSink,
+  Tracer,
+  formatFtraceLine,
+  traceHash,
+  type ChromeTraceEvent,
+  type TraceArg,
+  type TraceClock,
+  type TraceEventMap,
+  type TraceName,
+  type TraceOptions,
+  type TracePhase,
+  type TraceRecord,
+  type TraceSink,
+} from './trace.js';
