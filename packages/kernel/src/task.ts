@@ -33,8 +33,13 @@ export class Task {
   irqsOff = 0;
   /** Locks held, innermost last (empty when checks are `off`). */
   readonly held: HeldLock[] = [];
-  /** Nesting of `beginSignalling()` sections. */
+  /** Nesting of `beginSignalling()` sections (the fence-signalling critical section). */
   signalling = 0;
+  /**
+   * Runs under the reclaim annotation: a worker of a `WQ_MEM_RECLAIM` workqueue (or code
+   * that reclaim may wait on). A `GFP_KERNEL` allocation here is a report.
+   */
+  memReclaim = false;
   state: TaskState = 'new';
   /** What the task waits for while `blocked`. */
   waitingFor: string | undefined = undefined;
