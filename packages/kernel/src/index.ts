@@ -48,3 +48,4 @@ export {
   type TraceRecord,
   type TraceSink,
 } from './trace.js';
+export { getDefaultRuntime, setDefaultRuntime } from './default-runtime.js';
