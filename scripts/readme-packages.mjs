@@ -33,10 +33,11 @@ export function updateReadmePackagesTable(root) {
   const start = text.indexOf(START);
   const end = text.indexOf(END);
   if (start < 0 || end < start) return false;
+  const kind = (w) => (w.private ? 'app (private)' : w.path.startsWith('packages/drivers/') ? 'driver' : 'library');
   const rows = listWorkspaces(root).map(
-    (w) => `| [\`${w.name}\`](./${w.path}) | ${w.private ? 'private' : 'npm'} | ${w.description.replace(/\|/g, '\\|')} |`,
+    (w) => `| [\`${w.name}\`](./${w.path}) | ${kind(w)} | ${w.description.replace(/\|/g, '\\|')} |`,
   );
-  const table = ['| Package | Published | What it is |', '| --- | --- | --- |', ...rows].join('\n');
+  const table = ['| Package | Kind | What it is |', '| --- | --- | --- |', ...rows].join('\n');
   const next = `${text.slice(0, start + START.length)}\n${table}\n${text.slice(end)}`;
   if (next !== text) writeFileSync(readmePath, next);
   return true;
