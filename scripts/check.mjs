@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run check`: build + typecheck + lint + api + publint + attw + pack-smoke.
+// `npm run check`: lockfile + build + typecheck + lint + api + publint + attw + pack-smoke.
 // Runs every step even when an earlier one failed (so one CI log shows every problem),
 // prints a summary, and exits non-zero if any step failed.
 
@@ -11,6 +11,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'node_modules', '.bin');
 
 const steps = [
+  { name: 'lockfile (npm ci can install it)', cmd: process.execPath, args: [join(ROOT, 'scripts', 'check-lockfile.mjs')] },
   {
     name: 'build, typecheck, api, publint, attw (turbo, per package)',
     cmd: join(BIN, 'turbo'),
