@@ -49,3 +49,13 @@ export {
   type TraceSink,
 } from './trace.js';
 export { getDefaultRuntime, setDefaultRuntime } from './default-runtime.js';
+export {
+  DMA_FENCE_MAP,
+  LockClass,
+  Lockdep,
+  MAX_LOCKDEP_SUBCLASSES,
+  type AcquireOptions,
+  type LockDependency,
+  type LockReadMode,
+} from './lockdep.js';
+export { SpinLock } from './spinlock.js';

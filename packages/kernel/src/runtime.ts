@@ -1,6 +1,7 @@
 import { isAtomicContext, type ExecContext } from './context.js';
 import { DepError } from './error.js';
 import type { ExecutorHooks } from './executor.js';
+import { Lockdep } from './lockdep.js';
 import { Prng } from './random.js';
 import { RealExecutor } from './real-executor.js';
 import { ReportSink, isDepWarning, type Checks } from './report.js';
@@ -107,6 +108,8 @@ export class Runtime {
   /** The WARN sink. */
   readonly reports: ReportSink;
   readonly trace: Tracer;
+  /** The lock validator (lock classes, dependency graph, signalling annotation). */
+  readonly lockdep: Lockdep;
   /** Frame of code that runs outside any executor event (a test body, a top-level script). */
   readonly externalFrame: Task;
   /** Frame of interrupt handlers and irq_work. */
@@ -140,6 +143,7 @@ export class Runtime {
     const origin = { now: () => this.executor.now(), currentName: () => this.current.name };
     this.reports = new ReportSink(origin, this.checks === 'strict');
     this.trace = new Tracer(origin);
+    this.lockdep = new Lockdep(this);
   }
 
   /** Current time in ms. */
