@@ -23,5 +23,11 @@ export default defineConfig({
   test: {
     projects,
     reporters: ['default', new SummaryReporter()],
+    coverage: {
+      provider: 'v8',
+      include: ['packages/**/src/**/*.ts', 'apps/*/src/**/*.ts'],
+      exclude: ['**/*.test.ts', '**/*.test-d.ts', '**/__fixtures__/**'],
+      reporter: ['text-summary', 'html'],
+    },
   },
 });

@@ -11,6 +11,8 @@ import type { Reporter, SerializedError, TestModule } from 'vitest/node';
  * vitest.config.ts after the default reporter, so its line comes after the default summary.
  */
 export default class SummaryReporter implements Reporter {
+  #line: string | undefined;
+
   onTestRunEnd(
     testModules: ReadonlyArray<TestModule>,
     unhandledErrors: ReadonlyArray<SerializedError>,
@@ -43,7 +45,15 @@ export default class SummaryReporter implements Reporter {
       if (failedInModule === 0 && (mod.state() === 'failed' || mod.errors().length > 0)) failed++;
     }
     failed += unhandledErrors.length;
-    const line = `${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`;
-    process.stdout.write(`\n${line}\n`);
+    this.#line = `${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`;
+    process.stdout.write(`\n${this.#line}\n`);
+  }
+
+  /**
+   * With --coverage, vitest prints the coverage report after onTestRunEnd and then calls
+   * this (undocumented) hook: repeat the line so it stays the last one.
+   */
+  onFinishedReportCoverage(): void {
+    if (this.#line !== undefined) process.stdout.write(`\n${this.#line}\n`);
   }
 }
