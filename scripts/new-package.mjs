@@ -238,6 +238,25 @@ const apiExtractor = {
   projectFolder: '.',
 };
 
+const reserved = opts.reserve.split(',').map((s) => s.trim()).filter(Boolean);
+const reservedNote =
+  reserved.length === 0
+    ? ''
+    : `## Subpaths
+
+| Import | Status |
+| --- | --- |
+| \`${pkgName}\` | the package entry (\`src/index.ts\`): runs in Node and in browsers |
+${reserved
+  .map((sub) => `| \`${pkgName}/${sub}\` | reserved: \`"./${sub}": null\` in \`exports\` until \`src/${sub}.ts\` exists |`)
+  .join('\n')}
+
+To open a reserved subpath, write \`src/<sub>.ts\` and replace its \`null\` in \`package.json\` \`exports\` with
+\`{ "@dep/source": "./src/<sub>.ts", "types": "./dist/<sub>.d.ts", "default": "./dist/<sub>.js" }\`; the
+tsup config builds every subpath listed there. ${reserved.includes('node') ? 'Node-only code (`node:*` imports) is allowed only in `src/node.ts` and `src/node/**` (lint enforces it).' : ''}
+
+`;
+
 const readme = `# ${pkgName}
 
 ${opts.description || 'TODO: one paragraph on what this package models and for whom.'}
@@ -251,7 +270,7 @@ npm install ${pkgName}
 | Kernel | TS | Notes |
 | --- | --- | --- |
 
-## Public API
+${reservedNote}## Public API
 
 The checked-in report [\`etc/${unscoped}.api.md\`](./etc/${unscoped}.api.md) is the public API of this
 package; \`npm run api\` fails when it differs from the build. After an intended API change run
