@@ -1,0 +1,144 @@
+/**
+ * The fence lock and the signalling annotations, checked mode only.
+ *
+ * The inline lock is a bit on the fence (`F_LOCKED`), not a lock object: no memory per
+ * fence. When checks are on, taking it behaves like the kernel's `SpinLock` with irqsave:
+ * it raises `preempt_count` (`task.atomic`) and the irq-off depth while held, so
+ * `mightSleep`, `sleepOn` and the runtime's end-of-event check see an atomic section; and it
+ * goes through `rt.lockdep` with one class for every inline fence lock (`&fence->inline_lock`,
+ * or the fence's own class from the init option `lockClass`), so nesting two fence locks
+ * of one class, lock-order cycles and irq-safety inversions are lockdep's reports.
+ *
+ * Re-taking a fence lock that is held (from one of its own callbacks, or because a task
+ * awaited with it held) is a deadlock in the kernel: here it is reported (kind `lockdep`)
+ * and the call throws `DepError('EDEADLK')`, as `SpinLock` does.
+ */
+import { DepError, type LockClass, type Runtime } from '@dep/kernel';
+import { F_LOCK_CLASS, F_LOCKED } from './flags.js';
+import type { DmaFence, Fence } from './fence.js';
+
+/** Lockdep class name of every inline fence lock. */
+export const INLINE_LOCK_CLASS = '&fence->inline_lock';
+
+const LOCK_KEY = Symbol('@dep/dma-fence:locks');
+
+interface LockState {
+  readonly inline: LockClass;
+  /** Class names of fences made with a `lockClass` option. */
+  readonly customClass: WeakMap<DmaFence, LockClass>;
+}
+
+function lockState(rt: Runtime): LockState {
+  return rt.subsystem<LockState>(LOCK_KEY, (r) => ({
+    inline: r.lockdep.classFor(INLINE_LOCK_CLASS),
+    customClass: new WeakMap(),
+  }));
+}
+
+/** @internal Record the lockdep class of a fence made with `lockClass` (checked mode). */
+export function setLockClass(f: DmaFence, name: string): void {
+  lockState(f.runtime).customClass.set(f, f.runtime.lockdep.classFor(name));
+}
+
+function classOf(f: DmaFence): LockClass {
+  const st = lockState(f.runtime);
+  if ((f._flags & F_LOCK_CLASS) === 0) return st.inline;
+  return st.customClass.get(f) ?? st.inline;
+}
+
+/** @internal `dma_fence_lock_irqsave()`, checked. */
+export function lockChecked(f: DmaFence): void {
+  const rt = f.runtime;
+  const ld = rt.lockdep;
+  const cls = classOf(f);
+  const cur = rt.current;
+  if ((f._flags & F_LOCKED) !== 0) {
+    const mine = ld.isHeld(f);
+    rt.reports.capture(() =>
+      rt.reports.report(
+        'lockdep',
+        mine
+          ? `possible recursive locking detected: ${cur.toString()} is trying to acquire ${cls.name} of fence ${fenceLabel(f)} but already holds the same lock`
+          : `BUG: spinlock lockup suspected: ${cls.name} of fence ${fenceLabel(f)} is held by a task that is not running`,
+        mine
+          ? [
+              'fence callbacks and enableSignaling run under the fence lock: do not call getStatus/addCallback/removeCallback/signal on the same fence from them (use the …Locked variants, or defer with rt.queueIrq)',
+              ...cur.held.map((h, i) => `  #${i}: ${h.className}`),
+            ]
+          : ['a task awaited (or returned) with this fence lock held: it can never release it while this one spins'],
+      ),
+    );
+    throw new DepError('EDEADLK', `fence lock of ${fenceLabel(f)} is already held${mine ? ' by this task' : ''}; taking it again deadlocks (fence locks are spinlocks, not recursive)`);
+  }
+  cur.irqsOff++;
+  cur.atomic++;
+  f._flags |= F_LOCKED;
+  try {
+    ld.acquire(cls, f, { sleeping: false });
+  } catch (e) {
+    // A strict-mode report: leave everything as it was before the call.
+    const held = cur.held;
+    if (held.length > 0 && held[held.length - 1]!.lock === f) held.pop();
+    f._flags &= ~F_LOCKED;
+    cur.atomic--;
+    cur.irqsOff--;
+    throw e;
+  }
+}
+
+/** @internal `dma_fence_unlock_irqrestore()`, checked. */
+export function unlockChecked(f: DmaFence): void {
+  const rt = f.runtime;
+  const ld = rt.lockdep;
+  const cur = rt.current;
+  if ((f._flags & F_LOCKED) === 0 || !ld.isHeld(f)) {
+    const why = (f._flags & F_LOCKED) === 0 ? 'it is not locked' : 'another task holds it';
+    rt.reports.capture(() =>
+      rt.reports.report('lockdep', `WARNING: bad unlock balance detected: ${cur.toString()} releases the lock of fence ${fenceLabel(f)}, but ${why}`, [
+        'call unlockIrqrestore() only after lockIrqsave() on the same fence, in the same task',
+      ]),
+    );
+    throw new DepError('EPERM', `unlockIrqrestore() on fence ${fenceLabel(f)} by ${cur.toString()}: ${why}`);
+  }
+  ld.release(f);
+  f._flags &= ~F_LOCKED;
+  if (cur.atomic > 0) cur.atomic--;
+  if (cur.irqsOff > 0) cur.irqsOff--;
+  if (cur.irqsOff === 0) ld.hardirqsOn();
+}
+
+/** @internal `dma_fence_assert_held()`, checked. */
+export function assertHeldChecked(f: DmaFence, who: string): void {
+  if ((f._flags & F_LOCKED) === 0 || !f.runtime.lockdep.isHeld(f)) {
+    f.runtime.reports.report('lockdep', `${who}: lockdep_assert_held failed: the lock of fence ${fenceLabel(f)} is not held by ${f.runtime.current.toString()}`, [
+      `call ${who} with the fence lock held (inside a callback of this fence, enableSignaling, or between lockIrqsave() and unlockIrqrestore()), or use the unlocked variant`,
+    ]);
+  }
+}
+
+/** @internal `dma_fence_begin_signalling()`; the cookie goes back to {@link endSignallingChecked}. */
+export function beginSignallingChecked(rt: Runtime): boolean {
+  return rt.lockdep.beginSignalling();
+}
+
+/** @internal `dma_fence_end_signalling(cookie)`. */
+export function endSignallingChecked(rt: Runtime, cookie: boolean): void {
+  rt.lockdep.endSignalling(cookie);
+}
+
+/** @internal `__dma_fence_might_wait()`: a wait inside a signalling section is a lockdep report. */
+export function mightWaitChecked(rt: Runtime, what: string): void {
+  rt.lockdep.mightWait(what);
+}
+
+/** `driver:timeline context:seqno`, the way reports name a fence. */
+export function fenceLabel(fence: Fence): string {
+  const f = fence as DmaFence;
+  let names: string;
+  try {
+    names = `${f.driverName()}:${f.timelineName()}`;
+  } catch {
+    names = '?:?';
+  }
+  return `${names} ${f.context}:${f.seqno}`;
+}
