@@ -86,6 +86,11 @@ export class EventQueue {
     return heap[0]?.t;
   }
 
+  /** Pop the earliest future event (call after {@link peekLaterTime} said there is one). */
+  popLater(): ExecEvent {
+    return this.#popHeap();
+  }
+
   /** Move every future event with `t <= time` into the ready FIFO, in `(t, seq)` order. */
   promote(time: number): void {
     const heap = this.#heap;

@@ -12,8 +12,11 @@ interface HopPort {
 export interface ExecutorHooks {
   /** An event callback threw `error` while running in `frame`. */
   oops(error: unknown, frame: Task | null): void;
-  /** The event (or, for a hop event, its macrotask hop) in `frame` is over. */
-  settle(frame: Task | null): void;
+  /**
+   * The event (or, for a hop event, its macrotask hop) in `frame` is over; `null` when
+   * there is nothing to check (checks `off`), which keeps the hot path to a null test.
+   */
+  readonly settle: ((frame: Task | null) => void) | null;
 }
 
 /** Counters an executor keeps; cheap enough to keep always. */
@@ -43,8 +46,11 @@ export abstract class Executor {
   #port: HopPort | null = null;
   #hopResolve: (() => void) | null = null;
 
+  readonly #settle: ((frame: Task | null) => void) | null;
+
   constructor(hooks: ExecutorHooks) {
     this.hooks = hooks;
+    this.#settle = hooks.settle;
   }
 
   /** Current time in ms. */
@@ -103,7 +109,8 @@ export abstract class Executor {
     }
     if (ev.hop) return true;
     this.#current = null;
-    this.hooks.settle(frame);
+    const settle = this.#settle;
+    if (settle !== null && frame !== null) settle(frame);
     return false;
   }
 
@@ -115,7 +122,8 @@ export abstract class Executor {
       this.#openPort().postMessage(0);
     });
     this.#current = null;
-    this.hooks.settle(frame);
+    const settle = this.#settle;
+    if (settle !== null) settle(frame);
   }
 
   #openPort(): HopPort {

@@ -1,4 +1,5 @@
 import { DepError } from './error.js';
+import type { ExecEvent } from './event-queue.js';
 import { Executor, type ExecutorHooks } from './executor.js';
 import { Prng } from './random.js';
 
@@ -54,14 +55,11 @@ export class VirtualExecutor extends Executor {
     this.#driving = true;
     try {
       for (;;) {
-        const ev = this.#next(limit);
-        if (ev === undefined) break;
-        if (this.dispatch(ev)) await this.hopAfter(ev.frame);
-        const failure = this.#failure;
-        if (failure !== null) {
-          this.#failure = null;
-          throw failure.error;
-        }
+        const hop = this.#runSync(limit);
+        this.#throwFailure();
+        if (hop === null) break;
+        await this.hopAfter(hop.frame);
+        this.#throwFailure();
       }
       if (advanceTo !== undefined && advanceTo > this.#time) this.#time = advanceTo;
     } finally {
@@ -70,19 +68,63 @@ export class VirtualExecutor extends Executor {
     }
   }
 
-  #next(limit: number) {
+  #throwFailure(): void {
+    const failure = this.#failure;
+    if (failure !== null) {
+      this.#failure = null;
+      throw failure.error;
+    }
+  }
+
+  /**
+   * Run events synchronously (a sync loop: V8 runs it faster than the same loop in an async
+   * function) until one needs a hop — it is returned after it ran — or none is left (null).
+   */
+  #runSync(limit: number): ExecEvent | null {
+    for (;;) {
+      const ev = this.#chaos === null ? this.#next(limit) : this.#nextChaos(limit);
+      if (ev === undefined) return null;
+      if (this.dispatch(ev)) return ev;
+      if (this.#failure !== null) return null;
+    }
+  }
+
+  /**
+   * FIFO order by `(t, seq)`: events of the current instant that came from the heap were
+   * queued before the instant began, so they go before the ready FIFO's.
+   */
+  #next(limit: number): ExecEvent | undefined {
     const queue = this.queue;
     for (;;) {
+      const t = queue.peekLaterTime();
+      if (t !== undefined && t <= this.#time) {
+        return queue.popLater();
+      }
+      if (queue.readyCount > 0) {
+        const ev = queue.popReady()!;
+        if (!ev.cancelled) return ev;
+        continue;
+      }
+      if (t === undefined || t > limit) return undefined;
+      this.#time = t;
+    }
+  }
+
+  /** Chaos: any event runnable at the current instant, picked by the seed. */
+  #nextChaos(limit: number): ExecEvent | undefined {
+    const queue = this.queue;
+    const chaos = this.#chaos!;
+    for (;;) {
+      queue.promote(this.#time);
       const n = queue.readyCount;
       if (n > 0) {
-        const ev = queue.popReady(this.#chaos !== null && n > 1 ? this.#chaos.int(n) : 0)!;
+        const ev = queue.popReady(n > 1 ? chaos.int(n) : 0)!;
         if (!ev.cancelled) return ev;
         continue;
       }
       const t = queue.peekLaterTime();
       if (t === undefined || t > limit) return undefined;
       this.#time = t;
-      queue.promote(t);
     }
   }
 }
