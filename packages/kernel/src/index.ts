@@ -59,3 +59,24 @@ export {
   type LockReadMode,
 } from './lockdep.js';
 export { SpinLock } from './spinlock.js';
+export {
+  GFP_ATOMIC,
+  GFP_KERNEL,
+  GFP_NOFS,
+  GFP_NOIO,
+  GFP_NOWAIT,
+  gfpAllowsBlocking,
+  type Gfp,
+} from './alloc.js';
+export { FaultInjector, FaultRule, type FaultRuleSpec, type InjectedFault } from './fault-inject.js';
+export { LifetimeTracker, type LifetimeToken } from './lifetime.js';
+export { Kref, type KrefOptions } from './kref.js';
+export {
+  IosysMap,
+  type IosysBigintType,
+  type IosysBuffer,
+  type IosysMapOptions,
+  type IosysNumberType,
+  type IosysType,
+} from './iosys-map.js';
+export { DelayedWork, Work, Workqueue, type WorkFn, type WorkqueueOptions } from './workqueue.js';

@@ -1,6 +1,9 @@
 import { isAtomicContext, type ExecContext } from './context.js';
 import { DepError } from './error.js';
 import type { ExecutorHooks } from './executor.js';
+import { checkAlloc, type Gfp } from './alloc.js';
+import { FaultInjector } from './fault-inject.js';
+import { LifetimeTracker } from './lifetime.js';
 import { Lockdep } from './lockdep.js';
 import { Prng } from './random.js';
 import { RealExecutor } from './real-executor.js';
@@ -116,6 +119,10 @@ export class Runtime {
   readonly irqFrame: Task;
   /** Frame of timer callbacks. */
   readonly timerFrame: Task;
+  /** Fault injection: failing chosen allocations (and later layers' fault kinds). */
+  readonly faults: FaultInjector;
+  /** The leak and use-after-free tracker (inert with checks `off`). */
+  readonly lifetimes: LifetimeTracker;
   #nextTaskId = 1;
   readonly #prng: Prng;
   readonly #blocked = new Set<Sleeper<unknown>>();
@@ -143,6 +150,9 @@ export class Runtime {
     const origin = { now: () => this.executor.now(), currentName: () => this.current.name };
     this.reports = new ReportSink(origin, this.checks === 'strict');
     this.trace = new Tracer(origin);
+    this.faults = new FaultInjector(this);
+    this.lifetimes = new LifetimeTracker(this);
+    this.onShutdown(() => { this.lifetimes.reportLeaks(); });
     this.lockdep = new Lockdep(this);
   }
 
@@ -220,6 +230,32 @@ export class Runtime {
         ...held,
       ]);
     }
+  }
+
+  // --- allocation ------------------------------------------------------------------------
+
+  /**
+   * The allocation hook: call it wherever the kernel would allocate (`kmalloc(size, gfp)`),
+   * before changing any state. Unless checks are `off` it validates its arguments (EINVAL)
+   * and reports a blocking allocation (GFP_KERNEL/NOFS/NOIO) inside a fence-signalling
+   * section or on a `WQ_MEM_RECLAIM` worker (kind `lockdep`) and in atomic context (kind
+   * `context`). Then it throws `DepError('ENOMEM')` if {@link faults} fails this call at
+   * `site`. With checks `off` and no fault rule it is two branches.
+   */
+  alloc(gfp: Gfp, site: string): void {
+    if (this.checks !== 'off') checkAlloc(this, gfp, site);
+    if (this.faults.should('alloc', site)) {
+      throw new DepError('ENOMEM', `allocation with ${gfp} at ${site} failed (fault injection); unwind without side effects`);
+    }
+  }
+
+  /**
+   * {@link alloc} for code that models `kmalloc` returning NULL: same checks, returns false
+   * instead of throwing when fault injection fails the call.
+   */
+  tryAlloc(gfp: Gfp, site: string): boolean {
+    if (this.checks !== 'off') checkAlloc(this, gfp, site);
+    return !this.faults.should('alloc', site);
   }
 
   // --- deferral ----------------------------------------------------------------------
@@ -455,7 +491,16 @@ export class Runtime {
   shutdown(): readonly import('./report.js').Report[] {
     if (!this.#shutDown) {
       this.#shutDown = true;
-      for (const hook of this.#shutdownHooks) hook();
+      // Every hook runs even if one throws (a strict-mode leak report); the first error wins.
+      let failure: { error: unknown } | null = null;
+      for (const hook of this.#shutdownHooks) {
+        try {
+          hook();
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      if (failure !== null) throw failure.error;
     }
     return this.reports.list;
   }

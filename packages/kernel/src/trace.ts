@@ -20,6 +20,9 @@ export interface TraceEventMap {
   'sched:sched_wakeup': { task: string; reason: string };
   'timer:timer_expire_entry': { timer: string };
   'irq:irq_handler_entry': { name: string };
+  'workqueue:workqueue_queue_work': { work: string; workqueue: string };
+  'workqueue:workqueue_execute_start': { work: string; workqueue: string };
+  'workqueue:workqueue_execute_end': { work: string; workqueue: string };
 }
 
 /** A tracepoint name. */
