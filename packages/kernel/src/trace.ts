@@ -13,7 +13,6 @@ export type TraceArg = string | number | bigint | boolean | undefined;
  * }
  * ```
  */
-// eslint-disable-next-line @typescript-eslint/consistent-type-definitions -- merged by upper layers
 export interface TraceEventMap {
   'sched:sched_process_fork': { task: string; context: ExecContext };
   'sched:sched_process_exit': { task: string; failed: boolean };
@@ -26,7 +25,7 @@ export interface TraceEventMap {
 }
 
 /** A tracepoint name. */
-export type TraceName = keyof TraceEventMap & string;
+export type TraceName = Extract<keyof TraceEventMap, string>;
 
 /**
  * Phase, as Chrome trace JSON has it: `i` instant, `B`/`E` begin/end of a slice on a lane,
@@ -109,7 +108,7 @@ export class Tracer {
       ...(options?.dur === undefined ? {} : { dur: options.dur }),
       ...(options?.flow === undefined ? {} : { flow: options.flow }),
     };
-    for (const sink of this.#sinks) sink.write(record as TraceRecord);
+    for (const sink of this.#sinks) sink.write(record);
   }
 }
 
@@ -199,7 +198,7 @@ export class ChromeTraceSink implements TraceSink {
     const args: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(r.args as Record<string, TraceArg>)) {
       if (v === undefined) continue;
-      args[k] = typeof v === 'bigint' ? v.toString() : (v as string | number | boolean);
+      args[k] = typeof v === 'bigint' ? v.toString() : (v);
     }
     const colon = r.name.indexOf(':');
     const cat = colon > 0 ? r.name.slice(0, colon) : 'dep';
