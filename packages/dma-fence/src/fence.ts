@@ -27,7 +27,7 @@ import {
   setLockClass,
   unlockChecked,
 } from './locking.js';
-import { checkU64, seqnoIsLater } from './seqno.js';
+import { checkU64, isU64, seqnoIsLater } from './seqno.js';
 import type { DmaFenceTraceArgs } from './trace-events.js';
 import { graphFenceSignalled } from './wait-for-graph.js';
 import { fenceWait, fenceWaitTimeout } from './wait.js';
@@ -179,17 +179,19 @@ function inactiveError(f: DmaFence, who: string): DepError {
 export class DmaFence implements Fence {
   declare readonly [fenceBrand]: true;
   /** The runtime this fence belongs to. */
-  readonly runtime: Runtime;
-  /** @internal */ _ops: DmaFenceOps | null;
-  readonly context: bigint;
-  readonly seqno: bigint;
-  /** @internal Flag bits: the kernel's, the driver's, and this package's private ones. */ _flags: number;
-  /** @internal */ _error: number;
-  /** @internal */ _refcount: number;
-  /** @internal Signal time; `undefined` until signalled (keeps the field tagged, unboxed). */ _timestamp: number | undefined;
-  /** @internal First pending callback, inline. */ _cbFn: FenceFunc<unknown> | null;
-  /** @internal */ _cbArg: unknown;
-  /** @internal Tail of the circular list of further callbacks. */ _cbRest: CbNode | null;
+  // Fields are `declare`d and assigned once in the constructor (no define-semantics
+  // double initialization): 11 fields, no per-fence lock object.
+  declare readonly runtime: Runtime;
+  /** @internal */ declare _ops: DmaFenceOps | null;
+  declare readonly context: bigint;
+  declare readonly seqno: bigint;
+  /** @internal Flag bits: the kernel's, the driver's, and this package's private ones. */ declare _flags: number;
+  /** @internal */ declare _error: number;
+  /** @internal */ declare _refcount: number;
+  /** @internal Signal time; `undefined` until signalled (keeps the field tagged, unboxed). */ declare _timestamp: number | undefined;
+  /** @internal First pending callback, inline. */ declare _cbFn: FenceFunc<unknown> | null;
+  /** @internal */ declare _cbArg: unknown;
+  /** @internal Tail of the circular list of further callbacks. */ declare _cbRest: CbNode | null;
 
   /**
    * `dma_fence_init(fence, ops, NULL, context, seqno)` when `ops` is given (options pick
@@ -197,23 +199,46 @@ export class DmaFence implements Fence {
    * {@link init} later.
    */
   constructor(ops?: DmaFenceOps<never>, context?: bigint, seqno?: bigint, options?: FenceInitOptions) {
-    this.runtime = NO_RUNTIME;
-    this._ops = null;
-    this.context = 0n;
-    this.seqno = 0n;
-    this._flags = 0;
+    if (ops === undefined) {
+      this.runtime = NO_RUNTIME;
+      this._ops = null;
+      this.context = 0n;
+      this.seqno = 0n;
+      this._flags = 0;
+      this._error = 0;
+      this._refcount = 0;
+      this._timestamp = undefined;
+      this._cbFn = null;
+      this._cbArg = undefined;
+      this._cbRest = null;
+      return;
+    }
+    const who = 'new DmaFence';
+    checkInit(ops, context, seqno, who);
+    // checkInit proved both are u64 bigints.
+    context = context as bigint;
+    seqno = seqno as bigint;
+    const rt = options?.runtime ?? getDefaultRuntime();
+    const flags = options === undefined ? (rt.checks === 'off' ? F_INITIALIZED | F_INLINE_LOCK : F_INITIALIZED | F_INLINE_LOCK | F_CHECKED) : initFlags(rt, options, who);
+    // Every field once, in final form, same order as above: one hidden class.
+    this.runtime = rt;
+    this._ops = ops as DmaFenceOps;
+    this.context = context;
+    this.seqno = seqno;
+    this._flags = flags;
     this._error = 0;
-    this._refcount = 0;
+    this._refcount = 1;
     this._timestamp = undefined;
     this._cbFn = null;
     this._cbArg = undefined;
     this._cbRest = null;
-    if (ops !== undefined) this.#init(ops, context, seqno, options, 'new DmaFence');
+    if ((flags & F_LOCK_CLASS) !== 0) setLockClass(this, options!.lockClass!);
+    if (rt.trace.enabled) rt.trace.emit('dma_fence:init', traceArgs(this));
   }
 
   /** `dma_fence_init(fence, ops, NULL, context, seqno)` on a fence made without arguments. Returns the fence. */
   init(ops: DmaFenceOps<never>, context: bigint, seqno: bigint, options?: FenceInitOptions): this {
-    this.#init(ops, context, seqno, options, 'dma_fence_init');
+    this.#init(ops, context, seqno, options ?? {}, 'dma_fence_init');
     return this;
   }
 
@@ -229,41 +254,21 @@ export class DmaFence implements Fence {
     return this;
   }
 
-  #init(ops: DmaFenceOps, context: unknown, seqno: unknown, options: FenceInitOptions | undefined, who: string): void {
-    if (typeof ops !== 'object' || ops === null || typeof ops.getDriverName !== 'function' || typeof ops.getTimelineName !== 'function') {
-      throw new DepError('EINVAL', `${who}: ops must be an object with getDriverName(fence) and getTimelineName(fence) functions (the kernel BUG()s here)`);
-    }
-    checkU64(context, 'context', who);
-    checkU64(seqno, 'seqno', who);
+  #init(ops: DmaFenceOps<never>, context: bigint, seqno: bigint, options: FenceInitOptions, who: string): void {
+    checkInit(ops, context, seqno, who);
     if ((this._flags & F_INITIALIZED) !== 0) {
       throw new DepError('EBUSY', `${who}: fence ${fenceLabel(this)} is already initialized; make a new fence instead of re-initializing one`);
     }
-    let flags = F_INITIALIZED | F_INLINE_LOCK;
-    let rt: Runtime;
-    let lockClass: string | undefined;
-    if (options === undefined) {
-      rt = getDefaultRuntime();
-    } else {
-      rt = options.runtime ?? getDefaultRuntime();
-      if (options.seqno64 === true) flags |= F_SEQNO64;
-      if (options.inactive === true) flags |= F_INACTIVE;
-      lockClass = options.lockClass;
-      if (lockClass !== undefined && (typeof lockClass !== 'string' || lockClass.length === 0)) {
-        throw new DepError('EINVAL', `${who}: lockClass must be a non-empty string naming a lockdep class, got ${String(lockClass)}`);
-      }
-    }
-    if (rt.checks !== 'off') flags |= F_CHECKED;
+    const rt = options.runtime ?? getDefaultRuntime();
+    const flags = initFlags(rt, options, who);
     (this as { runtime: Runtime }).runtime = rt;
-    this._ops = ops;
+    this._ops = ops as DmaFenceOps;
     (this as { context: bigint }).context = context;
     (this as { seqno: bigint }).seqno = seqno;
     this._error = 0;
     this._refcount = 1;
-    if (lockClass !== undefined && (flags & F_CHECKED) !== 0) {
-      flags |= F_LOCK_CLASS;
-      setLockClass(this, lockClass);
-    }
     this._flags = flags;
+    if ((flags & F_LOCK_CLASS) !== 0) setLockClass(this, options.lockClass!);
     if (rt.trace.enabled) rt.trace.emit('dma_fence:init', traceArgs(this));
   }
 
@@ -853,6 +858,29 @@ export class DmaFence implements Fence {
       rt.reports.warnOn(true, pending, ['the last reference was put while callbacks were pending: a refcount imbalance; the fence was signalled with -EDEADLK']);
     }
   }
+}
+
+function checkInit(ops: unknown, context: unknown, seqno: unknown, who: string): void {
+  if (typeof ops !== 'object' || ops === null || typeof (ops as DmaFenceOps).getDriverName !== 'function' || typeof (ops as DmaFenceOps).getTimelineName !== 'function') {
+    throw new DepError('EINVAL', `${who}: ops must be an object with getDriverName(fence) and getTimelineName(fence) functions (the kernel BUG()s here)`);
+  }
+  if (!isU64(context)) checkU64(context, 'context', who);
+  if (!isU64(seqno)) checkU64(seqno, 'seqno', who);
+}
+
+function initFlags(rt: Runtime, options: FenceInitOptions, who: string): number {
+  let flags = F_INITIALIZED | F_INLINE_LOCK;
+  if (rt.checks !== 'off') flags |= F_CHECKED;
+  if (options.seqno64 === true) flags |= F_SEQNO64;
+  if (options.inactive === true) flags |= F_INACTIVE;
+  const lockClass = options.lockClass;
+  if (lockClass !== undefined) {
+    if (typeof lockClass !== 'string' || lockClass.length === 0) {
+      throw new DepError('EINVAL', `${who}: lockClass must be a non-empty string naming a lockdep class, got ${String(lockClass)}`);
+    }
+    if ((flags & F_CHECKED) !== 0) flags |= F_LOCK_CLASS;
+  }
+  return flags;
 }
 
 function userBit(bit: number, who: string): number {
