@@ -59,6 +59,9 @@ export {
   type LockReadMode,
 } from './lockdep.js';
 export { SpinLock } from './spinlock.js';
+export { Mutex, type LockInterruptibleOptions } from './mutex.js';
+export { WW_EALREADY, WW_EDEADLK, WwAcquireCtx, WwClass, WwMutex, type WwLockOptions } from './ww-mutex.js';
+export { Completion, type CompletionWaitOptions } from './completion.js';
 export {
   GFP_ATOMIC,
   GFP_KERNEL,

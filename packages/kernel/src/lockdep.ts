@@ -322,7 +322,7 @@ export class Lockdep {
     const irqsOff = task.irqsOff > 0 || task.context === 'irq';
     const entry = new HeldEntry(node, lock, sleeping, readMode, trylock, irqsOff);
 
-    // check_deadlock: same class already held by this task
+    // check_deadlock: same class already held by this task (nested: record no dependency)
     let nested = false;
     if (!trylock) {
       let nestHeld = false;
@@ -335,6 +335,7 @@ export class Lockdep {
           break;
         }
         pending.push(this.#recursiveReport(task, prev, entry));
+        nested = true; // as the kernel: no dependencies are recorded for a reported recursion
         break;
       }
     }
