@@ -100,6 +100,44 @@ describe('allocation checks', () => {
   });
 });
 
+describe('allocation and lockdep', () => {
+  it('a blocking allocation records held locks → fs_reclaim; GFP_ATOMIC does not', () => {
+    const rt = new Runtime();
+    const ld = rt.lockdep;
+    const a = { name: 'a' };
+    const b = { name: 'b' };
+    ld.acquire(ld.classFor('lock_a'), a, { sleeping: true });
+    rt.alloc(GFP_KERNEL, 'under_a');
+    ld.release(a);
+    ld.acquire(ld.classFor('lock_b'), b, { sleeping: true });
+    rt.alloc(GFP_ATOMIC, 'under_b');
+    ld.release(b);
+    expect(ld.dependsOn('lock_a', 'fs_reclaim')).toBe(true);
+    expect(ld.dependsOn('lock_b', 'fs_reclaim')).toBe(false);
+    expect(rt.current.held).toHaveLength(0);
+  });
+
+  it('allocating under a lock that a signalling section takes closes a cycle through fs_reclaim', () => {
+    const rt = new Runtime({ checks: 'warn' });
+    const ld = rt.lockdep;
+    ld.prime(['mmap_lock', 'dma_resv', 'fs_reclaim', 'dma_fence_map']);
+    const cls = ld.classFor('driver_lock');
+    const lock = { name: 'driver_lock' };
+    ld.acquire(cls, lock, { sleeping: true });
+    rt.alloc(GFP_KERNEL, 'job_init');
+    ld.release(lock);
+    expect(rt.reports.count()).toBe(0);
+    const cookie = ld.beginSignalling();
+    ld.acquire(cls, lock, { sleeping: true });
+    ld.release(lock);
+    ld.endSignalling(cookie);
+    const r = rt.reports.list;
+    expect(r).toHaveLength(1);
+    expect(r[0]!.message).toContain('possible circular locking dependency detected');
+    expect(r[0]!.message).toContain('fs_reclaim');
+  });
+});
+
 describe('fault injection', () => {
   it('fails allocations by site (string or RegExp) until the rule is removed', () => {
     const rt = new Runtime();

@@ -1,4 +1,6 @@
+import { isAtomicContext } from './context.js';
 import { DepError } from './error.js';
+import type { LockClass } from './lockdep.js';
 import type { Runtime } from './runtime.js';
 
 /**
@@ -30,13 +32,43 @@ function isGfp(gfp: unknown): gfp is Gfp {
   return gfp === 'GFP_KERNEL' || gfp === 'GFP_NOWAIT' || gfp === 'GFP_ATOMIC' || gfp === 'GFP_NOFS' || gfp === 'GFP_NOIO';
 }
 
+/** Name of the reclaim pseudo-lock class (`__fs_reclaim_map`). */
+export const FS_RECLAIM_MAP = 'fs_reclaim';
+
+const FS_RECLAIM = Symbol('fs_reclaim');
+
+/** @internal The runtime's `fs_reclaim` lockdep class and map instance. */
+export function fsReclaim(rt: Runtime): { readonly cls: LockClass; readonly map: object } {
+  return rt.subsystem(FS_RECLAIM, (r0) => ({ cls: r0.lockdep.classFor(FS_RECLAIM_MAP), map: { name: FS_RECLAIM_MAP } }));
+}
+
+/**
+ * `fs_reclaim_acquire(); fs_reclaim_release();`: record with lockdep that the current code
+ * may recurse into reclaim, i.e. the dependency held locks → `fs_reclaim`. With the boot
+ * priming `… → fs_reclaim → dma_fence_map`, a lock held here and also taken inside a
+ * signalling section closes a cycle. No-op when lockdep is disabled.
+ */
+export function touchFsReclaim(rt: Runtime): void {
+  const ld = rt.lockdep;
+  if (!ld.enabled) return;
+  const r = fsReclaim(rt);
+  try {
+    ld.acquire(r.cls, r.map, { sleeping: true });
+  } finally {
+    ld.release(r.map);
+  }
+}
+
 /**
  * @internal The checks of `rt.alloc()` / `rt.tryAlloc()` (the kernel's `might_alloc()`:
  * the fs_reclaim lockdep annotation, then `might_sleep_if(gfpflags_allow_blocking())`).
  * Called only when checks are not `off`. Validates its arguments (EINVAL), then reports:
  * a blocking allocation inside a fence-signalling section or on a reclaim worker (kind
  * `lockdep`), and in atomic context ("sleeping function called from invalid context",
- * kind `context`). Changes no state except the report list.
+ * kind `context`). When none of those applies, a blocking allocation records the
+ * `fs_reclaim` dependency with lockdep ({@link touchFsReclaim}), so locks held across it
+ * are checked against the signalling and reclaim orders. Changes no state except the
+ * report list and the lockdep graph.
  */
 export function checkAlloc(rt: Runtime, gfp: Gfp, site: string): void {
   if (!isGfp(gfp)) {
@@ -47,7 +79,9 @@ export function checkAlloc(rt: Runtime, gfp: Gfp, site: string): void {
   }
   if (!gfpAllowsBlocking(gfp)) return;
   const cur = rt.current;
+  let reported = false;
   if (cur.signalling > 0) {
+    reported = true;
     rt.reports.report(
       'lockdep',
       `allocation with ${gfp} inside a dma-fence signalling section: may recurse into reclaim that waits on this fence`,
@@ -55,11 +89,13 @@ export function checkAlloc(rt: Runtime, gfp: Gfp, site: string): void {
     );
   }
   if (cur.memReclaim) {
+    reported = true;
     rt.reports.report(
       'lockdep',
       `allocation with ${gfp} on a WQ_MEM_RECLAIM worker: may recurse into reclaim that waits on this work (fs_reclaim)`,
       [`site: ${site}`, `task: ${cur.toString()}`, 'preallocate outside the reclaim path, or use GFP_NOWAIT/GFP_ATOMIC and handle failure'],
     );
   }
-  rt.mightSleep(`${gfp} allocation at ${site}`);
+  if (cur.atomic > 0 || isAtomicContext(cur.context)) rt.mightSleep(`${gfp} allocation at ${site}`);
+  else if (!reported) touchFsReclaim(rt);
 }

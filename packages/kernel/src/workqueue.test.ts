@@ -575,3 +575,74 @@ describe('destroy_workqueue', () => {
     expect(leaks[0]!.message).toContain('my_driver_init');
   });
 });
+
+describe('lockdep annotations of workqueues', () => {
+  it('cancelSync of a running item that takes a lock the caller holds is a circular dependency', async () => {
+    const rt = new Runtime({ checks: 'warn' });
+    const ld = rt.lockdep;
+    const cls = ld.classFor('driver_lock');
+    const lock = { name: 'driver_lock' };
+    const wq = new Workqueue(rt, 'tdr_wq');
+    const tdr = new Work(async () => {
+      ld.acquire(cls, lock, { sleeping: true });
+      await rt.sleep(5);
+      ld.release(lock);
+    }, 'tdr');
+    await rt.run(async () => {
+      wq.queueWork(tdr);
+      await tdr.flush();
+      expect(ld.dependsOn('(work_completion)tdr', 'driver_lock')).toBe(true);
+      expect(rt.reports.count()).toBe(0);
+      wq.queueWork(tdr);
+      await rt.sleep(1);
+      ld.acquire(cls, lock, { sleeping: true });
+      await tdr.cancelSync();
+      ld.release(lock);
+    });
+    const r = rt.reports.list.filter((x) => x.kind === 'lockdep');
+    expect(r).toHaveLength(1);
+    expect(r[0]!.message).toContain('possible circular locking dependency detected');
+    expect(r[0]!.message).toContain('(work_completion)tdr');
+  });
+
+  it('a worker holds the queue and item maps while it runs and releases them after', async () => {
+    const rt = new Runtime();
+    const wq = new Workqueue(rt, 'maps');
+    let held: string[] = [];
+    let task: Task | undefined;
+    wq.queueWork(new Work(async () => {
+      await rt.sleep(1);
+      task = rt.current;
+      held = rt.current.held.map((h) => h.className);
+    }, 'item'));
+    await rt.runUntilIdle();
+    expect(held).toEqual(['(wq_completion)maps', '(work_completion)item']);
+    expect(task!.held).toHaveLength(0);
+  });
+
+  it('a WQ_MEM_RECLAIM queue is tainted with fs_reclaim', () => {
+    const rt = new Runtime();
+    new Workqueue(rt, 'submit', { memReclaim: true });
+    new Workqueue(rt, 'plain');
+    expect(rt.lockdep.dependsOn('fs_reclaim', '(wq_completion)submit')).toBe(true);
+    expect(rt.lockdep.dependsOn('fs_reclaim', '(wq_completion)plain')).toBe(false);
+  });
+
+  it('a WQ_MEM_RECLAIM worker flushing a queue without it is a WARN (once)', async () => {
+    const rt = new Runtime({ checks: 'warn' });
+    const reclaim = new Workqueue(rt, 'submit', { memReclaim: true });
+    const plain = new Workqueue(rt, 'events');
+    const other = new Work(() => undefined, 'other');
+    for (let i = 0; i < 2; i++) {
+      reclaim.queueWork(new Work(async () => {
+        plain.queueWork(other);
+        await other.flush();
+        await plain.flush();
+      }, `flusher${i}`));
+    }
+    await rt.runUntilIdle();
+    const w = rt.reports.list.filter((r) => r.kind === 'warn');
+    expect(w.map((r) => r.message)).toEqual(['workqueue: WQ_MEM_RECLAIM submit:flusher0 is flushing !WQ_MEM_RECLAIM events:other']);
+  });
+});
+

@@ -1,5 +1,7 @@
+import { fsReclaim } from './alloc.js';
 import { DepError } from './error.js';
 import type { LifetimeToken } from './lifetime.js';
+import type { LockClass } from './lockdep.js';
 import type { Runtime, Waker } from './runtime.js';
 import type { Task } from './task.js';
 import { Timer } from './timer.js';
@@ -30,6 +32,10 @@ interface WorkState {
   /** DelayedWork: its timer, and the runtime it was made for. */
   timer: Timer | null;
   timerRt: Runtime | null;
+  /** The queue whose worker runs it, while running. */
+  runWq: Workqueue | null;
+  /** Lockdep class of its `(work_completion)` map; null for an unnamed item (not annotated). */
+  readonly lockName: string | null;
 }
 
 /** Queue-instance numbers, global so a work item moving between queues keeps one order. */
@@ -72,6 +78,8 @@ export class Work {
       waiters: null,
       timer: null,
       timerRt: null,
+      runWq: null,
+      lockName: name !== undefined || fn.name !== '' ? `(work_completion)${this.name}` : null,
     };
   }
 
@@ -115,7 +123,10 @@ export class Work {
     s.canceling++;
     try {
       const was = grab(s);
-      if (s.runSeq !== 0) await waitFor(rt, s, s.runSeq, `cancel_work_sync ${this.name}`);
+      if (s.runSeq !== 0) {
+        annotateFlushWork(rt, s, s.runWq, true);
+        await waitFor(rt, s, s.runSeq, `cancel_work_sync ${this.name}`);
+      }
       return was;
     } finally {
       s.canceling--;
@@ -144,6 +155,7 @@ export class Work {
         deadlock(rt, 'flush_work', `${this.name} is queued behind the caller on ordered workqueue ${me.wq.name}: it cannot run until the caller returns`, me);
       }
     }
+    annotateFlushWork(rt, s, s.seq !== 0 ? s.wq : s.runWq!, false);
     await waitFor(rt, s, target, `flush_work ${this.name}`);
     return true;
   }
@@ -223,6 +235,8 @@ function workerOf(task: Task): Worker | undefined {
 let wqInternals: {
   enqueueChecked(wq: Workqueue, s: WorkState): boolean;
   dequeue(wq: Workqueue, s: WorkState): void;
+  /** lock_map_acquire + lock_map_release of the queue's `(wq_completion)` map. */
+  touch(wq: Workqueue): void;
 };
 
 const WQ_MAX_ACTIVE = 512;
@@ -259,6 +273,9 @@ export class Workqueue {
   readonly #flushers: FlushWaiter[] = [];
   #state: 'live' | 'draining' | 'destroyed' = 'live';
   readonly #token: LifetimeToken;
+  /** The `(wq_completion)<name>` lockdep map: held by a worker while it runs an item. */
+  readonly #map: { readonly name: string };
+  #cls: LockClass | null = null;
 
   static {
     wqInternals = {
@@ -268,6 +285,7 @@ export class Workqueue {
         return true;
       },
       dequeue: (wq, s) => wq.#dequeue(s),
+      touch: (wq) => touchMap(wq.rt, wq.#lockClass(), wq.#map),
     };
   }
 
@@ -294,6 +312,19 @@ export class Workqueue {
     this.ordered = ordered;
     this.maxActive = maxActive;
     this.memReclaim = options.memReclaim ?? false;
+    this.#map = { name: `(wq_completion)${name}` };
+    if (this.memReclaim && rt.lockdep.enabled) {
+      // The drm_dep series' taint: fs_reclaim → (wq_completion)<name>, so reclaim-unsafe
+      // locks taken around a flush of this queue, or allocations in its items, are cycles.
+      const ld = rt.lockdep;
+      const fs = fsReclaim(rt);
+      try {
+        ld.acquire(fs.cls, fs.map, { sleeping: true });
+        touchMap(rt, this.#lockClass(), this.#map);
+      } finally {
+        ld.release(fs.map);
+      }
+    }
     this.#token = rt.lifetimes.track(this, 'workqueue', options.site);
   }
 
@@ -372,6 +403,8 @@ export class Workqueue {
     if (me !== undefined && me.wq === this) {
       deadlock(rt, 'flush_workqueue', `called from a work item of ${this.name}: it would wait for itself`, me);
     }
+    checkFlushDependency(rt, this, null);
+    if (rt.lockdep.enabled) touchMap(rt, this.#lockClass(), this.#map);
     await this.#flushUpTo(lastSeq);
   }
 
@@ -392,6 +425,8 @@ export class Workqueue {
     if (me !== undefined && me.wq === this) {
       deadlock(rt, 'destroy_workqueue', `called from a work item of ${this.name}: draining would wait for itself`, me);
     }
+    checkFlushDependency(rt, this, null);
+    if (rt.lockdep.enabled) touchMap(rt, this.#lockClass(), this.#map);
     this.#state = 'draining';
     while (this.#head !== null || this.#running.length > 0) await this.#flushUpTo(lastSeq);
     this.#state = 'destroyed';
@@ -401,6 +436,10 @@ export class Workqueue {
 
   toString(): string {
     return `workqueue ${this.name}`;
+  }
+
+  #lockClass(): LockClass {
+    return (this.#cls ??= this.rt.lockdep.classFor(this.#map.name));
   }
 
   // --- internals ---------------------------------------------------------------------------
@@ -517,6 +556,7 @@ export class Workqueue {
     s.runSeq = seq;
     worker.st = s;
     worker.seq = seq;
+    s.runWq = this;
     this.#running.push(worker);
     const work = s.work;
     const rt = this.rt;
@@ -524,6 +564,12 @@ export class Workqueue {
     if (rt.trace.enabled) rt.trace.emit('workqueue:workqueue_execute_start', { work: work.name, workqueue: this.name }, { ph: 'B' });
     let r: void | PromiseLike<unknown>;
     try {
+      const ld = rt.lockdep;
+      if (ld.enabled) {
+        // process_one_work(): the queue's and the item's maps are held while it runs.
+        ld.acquire(this.#lockClass(), this.#map, { sleeping: true });
+        if (s.lockName !== null) ld.acquire(ld.classFor(s.lockName), s, { sleeping: true });
+      }
       r = work.fn(work);
     } catch (e) {
       this.#finish(worker, { error: e });
@@ -542,10 +588,15 @@ export class Workqueue {
     const rt = this.rt;
     const task = worker.task;
     if (rt.trace.enabled) rt.trace.emit('workqueue:workqueue_execute_end', { work: s.work.name, workqueue: this.name }, { ph: 'E' });
+    if (rt.lockdep.enabled) {
+      dropMap(rt, task, s);
+      dropMap(rt, task, this.#map);
+    }
     // process_one_work(): a work function must return with no lock, atomic section or
     // fence-signalling section left open. Such a worker is retired with what it holds.
     const leaked = rt.checks !== 'off' && (task.held.length > 0 || task.atomic !== 0 || task.signalling !== 0);
     s.runSeq = 0;
+    s.runWq = null;
     worker.st = null;
     worker.seq = 0;
     const i = this.#running.indexOf(worker);
@@ -653,6 +704,60 @@ function checkDelayed(wq: Workqueue, dwork: DelayedWork, ms: number, what: strin
   if (typeof ms !== 'number' || !(ms >= 0) || ms === Infinity) {
     throw new DepError('EINVAL', `${what}(${dwork.name}, ${String(ms)}): the delay must be a finite number of ms ≥ 0`);
   }
+}
+
+/** `lock_map_acquire(map); lock_map_release(map)`: record held locks → `map`. */
+function touchMap(rt: Runtime, cls: LockClass, map: object): void {
+  const ld = rt.lockdep;
+  try {
+    ld.acquire(cls, map, { sleeping: true });
+  } finally {
+    ld.release(map);
+  }
+}
+
+/** Release a map a worker holds; from the worker's own frame through lockdep, else directly. */
+function dropMap(rt: Runtime, task: Task, map: object): void {
+  if (rt.current === task) {
+    if (rt.lockdep.isHeld(map)) rt.lockdep.release(map);
+    return;
+  }
+  const held = task.held;
+  for (let i = held.length - 1; i >= 0; i--) {
+    if (held[i]!.lock === map) {
+      held.splice(i, 1);
+      return;
+    }
+  }
+}
+
+/**
+ * The lockdep side of `flush_work` / `cancel_work_sync` (`start_flush_work`): the item's
+ * `(work_completion)` map, and for a flush on an ordered or `WQ_MEM_RECLAIM` queue (which
+ * has a rescuer) the queue's map, so locks held here that the item takes are a cycle.
+ */
+function annotateFlushWork(rt: Runtime, s: WorkState, target: Workqueue | null, fromCancel: boolean): void {
+  if (target === null) return;
+  if (!fromCancel) checkFlushDependency(rt, target, s.work);
+  const ld = rt.lockdep;
+  if (!ld.enabled) return;
+  if (s.lockName !== null) touchMap(rt, ld.classFor(s.lockName), s);
+  if (!fromCancel && (target.ordered || target.memReclaim)) wqInternals.touch(target);
+}
+
+/**
+ * `check_flush_dependency`: a `WQ_MEM_RECLAIM` worker must not flush a queue without
+ * `WQ_MEM_RECLAIM` (that queue has no rescuer: under memory pressure the flush may never
+ * finish). WARN_ONCE: reported once per runtime.
+ */
+function checkFlushDependency(rt: Runtime, target: Workqueue, work: Work | null): void {
+  const me = workerOf(rt.current);
+  if (me === undefined || !me.wq.memReclaim || target.memReclaim) return;
+  rt.reports.warnOnce(
+    true,
+    `workqueue: WQ_MEM_RECLAIM ${me.wq.name}:${me.st?.work.name ?? '?'} is flushing !WQ_MEM_RECLAIM ${target.name}:${work?.name ?? '0x0'}`,
+    'check_flush_dependency',
+  );
 }
 
 /** Report a flush/cancel that would wait for itself, then throw EDEADLK. */
