@@ -93,7 +93,7 @@ export class Completion {
   async waitForCompletionInterruptible(options: CompletionWaitOptions = {}): Promise<0 | -512> {
     const signal = checkSignal(options, 'wait_for_completion_interruptible');
     const r = await this.#wait(Infinity, signal, 'wait_for_completion_interruptible');
-    return r < 0 ? (ERESTARTSYS as -512) : 0;
+    return r < 0 ? (ERESTARTSYS) : 0;
   }
 
   /**

@@ -412,14 +412,27 @@ describe('lockdep: atomic context', () => {
     const l = new SpinLock(rt, 'held_across');
     rt.spawn('t', async () => {
       l.lock();
-      await new Promise<void>((r) => setTimeout(r, 0)); // not a runtime wait: the hop ends here
+      await rt.sleep(1); // the hop ends with preempt_count 1
       l.unlock();
     });
     await rt.runUntilIdle();
-    await new Promise<void>((r) => setTimeout(r, 5));
     const r = rt.reports.list.filter((x) => x.kind === 'context');
-    expect(r.some((x) => x.message.includes('scheduling while atomic') && x.message.includes('awaited with a spinlock held'))).toBe(true);
-    expect(r.find((x) => x.message.includes('scheduling while atomic'))!.details).toContain('held: held_across');
+    expect(r.map((x) => x.message)).toEqual([
+      'BUG: sleeping function called from invalid context: msleep',
+      expect.stringMatching(/^BUG: scheduling while atomic: t\/\d+ awaited with a spinlock held \(preempt_count 1\)$/),
+    ]);
+    expect(r[1]!.details).toContain('held: held_across');
+    expect(l.isLocked).toBe(false);
+  });
+
+  it('the strict runtime fails the run at the await with the spinlock held', async () => {
+    const rt = new Runtime();
+    const l = new SpinLock(rt, 'held_across');
+    rt.spawn('t', async () => {
+      l.lock();
+      await rt.sleep(1);
+    });
+    await expect(rt.runUntilIdle()).rejects.toThrow(/sleeping function called from invalid context|scheduling while atomic/);
   });
 
   it('a task taking a spinlock that a task holding it across an await never released gets EDEADLK', async () => {

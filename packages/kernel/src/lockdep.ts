@@ -509,15 +509,16 @@ export class Lockdep {
    * what was already seen is reported like any cycle.
    */
   prime(order: readonly string[]): void {
+    const names: readonly string[] = order;
     if (!Array.isArray(order) || order.some((n) => typeof n !== 'string' || n.length === 0)) {
       throw new DepError('EINVAL', 'lockdep.prime(order): pass an array of class names, outermost first');
     }
     if (!this.enabled) return;
     const task = this.#rt.current;
     const pending: Pending[] = [];
-    for (let i = 0; i + 1 < order.length; i++) {
-      const from = this.classFor(order[i]!);
-      const to = this.classFor(order[i + 1]!);
+    for (let i = 0; i + 1 < names.length; i++) {
+      const from = this.classFor(names[i]!);
+      const to = this.classFor(names[i + 1]!);
       const prev = new HeldEntry(from, from, true, 0, false, false);
       this.#addDependency(task, prev, to, 0, pending, 'primed at boot (dma_resv_lockdep)');
     }

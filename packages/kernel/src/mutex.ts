@@ -202,7 +202,7 @@ export class Mutex {
         const i = this.#waiters.indexOf(waiter);
         if (i >= 0) this.#waiters.splice(i, 1);
         if (this.#ld !== null) this.#ld.release(this);
-        return EINTR as -4;
+        return EINTR;
       }
     }
   }

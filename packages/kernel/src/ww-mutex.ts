@@ -358,7 +358,7 @@ export class WwMutex {
     const rt = this.#rt;
     const cur = rt.current;
     rt.mightSleep(`${what}(${this.name})`);
-    if (ctx !== null && this.#ctx === ctx) return WW_EALREADY as -114;
+    if (ctx !== null && this.#ctx === ctx) return WW_EALREADY;
     if (this.#owner === cur) {
       if (rt.checks !== 'off') {
         rt.reports.capture(() =>
@@ -441,7 +441,7 @@ export class WwMutex {
   #kill(ctx: WwAcquireCtx): -35 {
     ctx.contending = this;
     this.#ld?.release(this);
-    return WW_EDEADLK as -35;
+    return WW_EDEADLK;
   }
 
   /**
