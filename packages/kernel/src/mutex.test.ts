@@ -258,3 +258,26 @@ describe('mutex', () => {
     expect(s.isLocked).toBe(false);
   });
 });
+
+describe('mutex stall report', () => {
+  it('names the owners and the AB-BA deadlock cycle when tasks hang with checks off', async () => {
+    const rt = new Runtime({ checks: 'off' });
+    const a = new Mutex(rt, 'mA');
+    const b = new Mutex(rt, 'mB');
+    rt.spawn('t1', async () => {
+      await a.lock();
+      await rt.sleep(1);
+      await b.lock();
+    });
+    rt.spawn('t2', async () => {
+      await b.lock();
+      await rt.sleep(1);
+      await a.lock();
+    });
+    const idle = await rt.runUntilIdle();
+    expect(idle.stalled.map((s) => s.task.name).sort()).toEqual(['t1', 't2']);
+    const stall = rt.reports.list.find((r) => r.kind === 'stall')!;
+    expect(stall.details).toContain('t1/4 waits for Mutex mB owned by t2/5 (blocked: mutex_lock mA)');
+    expect(stall.details).toContain('deadlock: t1/4 -> Mutex mB -> t2/5 -> Mutex mA -> t1/4');
+  });
+});

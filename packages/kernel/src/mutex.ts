@@ -1,5 +1,6 @@
 import { isAtomicContext } from './context.js';
 import { DepError } from './error.js';
+import { markOwnedLock, registerOwnedLock } from './lock-stall.js';
 import type { LockClass, Lockdep } from './lockdep.js';
 import { INTERRUPTED, type Runtime, type Waker } from './runtime.js';
 import type { Task } from './task.js';
@@ -52,6 +53,7 @@ export class Mutex {
     const ld = rt.lockdep;
     this.#ld = ld.enabled ? ld : null;
     this.#cls = ld.enabled ? ld.classFor(name) : null;
+    registerOwnedLock(rt);
   }
 
   /** `mutex_is_locked`. */
@@ -207,3 +209,5 @@ export class Mutex {
     }
   }
 }
+
+markOwnedLock(Mutex.prototype);
