@@ -34,8 +34,6 @@ export class Kref {
   readonly #release: (kref: Kref) => void;
   readonly #token: LifetimeToken | null;
   readonly #kind: string;
-  /** The object this count governs (the `owner` option, or this kref). */
-  readonly owner: object;
   #count = 1;
 
   constructor(rt: Runtime, release: (kref: Kref) => void, options: KrefOptions = {}) {
@@ -45,9 +43,8 @@ export class Kref {
     this.#rt = rt;
     this.#release = release;
     this.#kind = options.kind ?? 'kref';
-    this.owner = options.owner ?? this;
-    this.#token =
-      rt.checks === 'off' ? null : rt.lifetimes.track(this.owner, this.#kind, options.site, () => `refcount ${this.#count}`);
+    this.#token = rt.checks === 'off' ? null : rt.lifetimes.track(options.owner ?? this, this.#kind, options.site);
+    if (this.#token !== null) this.#token.refcount = 1;
   }
 
   /** `kref_read()`: the current count. */
@@ -66,6 +63,7 @@ export class Kref {
       return;
     }
     this.#count++;
+    if (this.#token !== null) this.#token.refcount = this.#count;
   }
 
   /**
@@ -75,6 +73,7 @@ export class Kref {
   getUnlessZero(): boolean {
     if (this.#count === 0) return false;
     this.#count++;
+    if (this.#token !== null) this.#token.refcount = this.#count;
     return true;
   }
 
@@ -90,8 +89,10 @@ export class Kref {
       return false;
     }
     this.#count = c - 1;
+    const token = this.#token;
+    if (token !== null) token.refcount = c - 1;
     if (c !== 1) return false;
-    if (this.#token !== null) this.#rt.lifetimes.release(this.#token);
+    if (token !== null) this.#rt.lifetimes.release(token);
     this.#release(this);
     return true;
   }

@@ -12,30 +12,36 @@ export interface LifetimeToken {
   readonly kind: string;
   /** True once released. */
   readonly released: boolean;
+  /**
+   * The object's reference count as its owner last set it ({@link Kref} keeps it current),
+   * shown in leak reports; undefined if the owner does not say.
+   */
+  refcount: number | undefined;
   /** Where the object was created: the `site` string given, a stack excerpt, or a placeholder. */
   site(): string;
 }
 
 const NO_SITE = '(no site: pass a site string, or run with checks strict to capture a stack)';
 
+/**
+ * What the tracker keeps per object. It holds no reference to the object itself, so the
+ * checker never keeps an object graph alive (the tracker's maps are weak in the object):
+ * a leaked object may be collected, and its entry still makes the leak report.
+ */
 class Entry implements LifetimeToken {
   readonly id: number;
-  /** The tracked object (the released map holds it weakly, keyed by itself). */
-  readonly obj: object;
   readonly kind: string;
   released = false;
   releasedAt = 0;
-  releasedBy = '';
+  releasedBy: { toString(): string } = '';
+  refcount: number | undefined = undefined;
   /** A string site, or an Error whose stack is formatted only when a report needs it. */
   #site: string | Error | undefined;
-  readonly describe: (() => string) | undefined;
 
-  constructor(id: number, obj: object, kind: string, site: string | Error | undefined, describe: (() => string) | undefined) {
+  constructor(id: number, kind: string, site: string | Error | undefined) {
     this.id = id;
-    this.obj = obj;
     this.kind = kind;
     this.#site = site;
-    this.describe = describe;
   }
 
   site(): string {
@@ -48,8 +54,7 @@ class Entry implements LifetimeToken {
   }
 
   label(): string {
-    const extra = this.describe?.();
-    return `${this.kind} #${this.id}${extra === undefined || extra === '' ? '' : ` (${extra})`}`;
+    return `${this.kind} #${this.id}${this.refcount === undefined ? '' : ` (refcount ${this.refcount})`}`;
   }
 }
 
@@ -58,6 +63,7 @@ const UNTRACKED: LifetimeToken = Object.freeze({
   id: 0,
   kind: 'untracked',
   released: false,
+  refcount: undefined,
   site: () => NO_SITE,
 });
 
@@ -98,8 +104,10 @@ export class LifetimeTracker {
   readonly enabled: boolean;
   readonly #rt: Runtime;
   readonly #captureStacks: boolean;
-  readonly #alive = new Map<object, Entry>();
-  readonly #released = new WeakMap<object, Entry>();
+  /** Entries not yet released, in creation order (strong on entries only). */
+  readonly #live = new Set<Entry>();
+  /** Object → its latest entry, alive or released (weak in the object). */
+  readonly #byObj = new WeakMap<object, Entry>();
   #nextId = 1;
 
   constructor(rt: Runtime) {
@@ -110,22 +118,22 @@ export class LifetimeTracker {
 
   /** Number of objects registered and not yet released. */
   get liveCount(): number {
-    return this.#alive.size;
+    return this.#live.size;
   }
 
   /** Tokens of the objects registered and not yet released, in creation order. */
   live(): LifetimeToken[] {
-    return [...this.#alive.values()];
+    return [...this.#live];
   }
 
   /**
    * Register `obj` (a fence, a job, a queue) as alive, of `kind` (`'dma_fence'`), created
-   * at `site`. `describe` adds state to reports (e.g. the refcount). Throws
+   * at `site`. The tracker keeps no reference to `obj`. Throws
    * `DepError('EINVAL')` for a non-object or an empty kind and `DepError('EEXIST')` if
    * `obj` is already registered and alive (nothing changes). Re-registering a released
    * object (memory reused) is allowed.
    */
-  track(obj: object, kind: string, site?: string, describe?: () => string): LifetimeToken {
+  track(obj: object, kind: string, site?: string): LifetimeToken {
     if (!this.enabled) return UNTRACKED;
     if ((typeof obj !== 'object' && typeof obj !== 'function') || obj === null) {
       throw new DepError('EINVAL', `lifetimes.track(${String(obj)}): only objects can be tracked`);
@@ -133,15 +141,15 @@ export class LifetimeTracker {
     if (typeof kind !== 'string' || kind.length === 0) {
       throw new DepError('EINVAL', 'lifetimes.track(obj, kind): pass the object kind as a non-empty string, e.g. "dma_fence"');
     }
-    const existing = this.#alive.get(obj);
-    if (existing !== undefined) {
+    const existing = this.#byObj.get(obj);
+    if (existing !== undefined && !existing.released) {
       throw new DepError('EEXIST', `lifetimes.track: this object is already tracked as ${existing.label()} created at ${existing.site()}; release it first`);
     }
     const where: string | Error | undefined =
       site !== undefined ? site : this.#captureStacks ? captureSite() : undefined;
-    const entry = new Entry(this.#nextId++, obj, kind, where, describe);
-    this.#alive.set(obj, entry);
-    this.#released.delete(obj);
+    const entry = new Entry(this.#nextId++, kind, where);
+    this.#byObj.set(obj, entry);
+    this.#live.add(entry);
     return entry;
   }
 
@@ -157,25 +165,24 @@ export class LifetimeTracker {
     if (token.released) {
       this.#rt.reports.report('use-after-free', `double free of ${token.label()}`, [
         `created at: ${token.site()}`,
-        `first released at ${token.releasedAt}ms by ${token.releasedBy}`,
+        `first released at ${token.releasedAt}ms by ${token.releasedBy.toString()}`,
       ]);
       return;
     }
     token.released = true;
     token.releasedAt = this.#rt.now();
-    token.releasedBy = this.#rt.current.toString();
-    this.#alive.delete(token.obj);
-    this.#released.set(token.obj, token);
+    token.releasedBy = this.#rt.current;
+    this.#live.delete(token);
   }
 
   /** The token under which `obj` is registered (alive or released), if any. */
   tokenOf(obj: object): LifetimeToken | undefined {
-    return this.#alive.get(obj) ?? this.#released.get(obj);
+    return this.#byObj.get(obj);
   }
 
   /** True if `obj` was registered and released since (untracked objects: false). */
   isReleased(obj: object): boolean {
-    return this.enabled && this.#released.has(obj);
+    return this.enabled && this.#byObj.get(obj)?.released === true;
   }
 
   /**
@@ -186,11 +193,11 @@ export class LifetimeTracker {
    */
   assertAlive(obj: object, what: string): boolean {
     if (!this.enabled) return true;
-    const entry = this.#released.get(obj);
-    if (entry === undefined) return true;
+    const entry = this.#byObj.get(obj);
+    if (entry === undefined || !entry.released) return true;
     this.#rt.reports.report('use-after-free', `${what}: use of ${entry.label()} after its last put`, [
       `created at: ${entry.site()}`,
-      `released at ${entry.releasedAt}ms by ${entry.releasedBy}`,
+      `released at ${entry.releasedAt}ms by ${entry.releasedBy.toString()}`,
     ]);
     return false;
   }
@@ -202,9 +209,9 @@ export class LifetimeTracker {
    * first, then the first one is thrown as a `DepWarning`. Returns the reports.
    */
   reportLeaks(): Report[] {
-    if (!this.enabled || this.#alive.size === 0) return [];
+    if (!this.enabled || this.#live.size === 0) return [];
     const groups = new Map<string, Entry[]>();
-    for (const entry of this.#alive.values()) {
+    for (const entry of this.#live) {
       const key = `${entry.kind}\u0000${entry.site()}`;
       let g = groups.get(key);
       if (g === undefined) {
