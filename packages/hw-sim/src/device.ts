@@ -28,7 +28,7 @@ export interface DeviceStats {
   resets: number;
 }
 
-/** @internal What the command streamer and firmware models need of a device. */
+/** What the command streamer and firmware models need of a device. */
 export interface DeviceCore {
   readonly rt: Runtime;
   readonly name: string;
@@ -53,7 +53,7 @@ const COUNTERS = Symbol('@dep/hw-sim device counters');
  * `I` is the firmware's interrupt event union; every device can also raise
  * `{ kind: 'device-lost' }`.
  */
-export abstract class Device<I extends { readonly kind: string }> implements DeviceCore {
+export abstract class Device<I extends { readonly kind: string }> {
   readonly rt: Runtime;
   readonly name: string;
   readonly memory: DeviceMemory;
@@ -69,7 +69,7 @@ export abstract class Device<I extends { readonly kind: string }> implements Dev
   readonly frame: Task;
   #lost: string | null = null;
 
-  /** @internal Subclasses validate their own config first, then call this. */
+  /** Subclasses validate their own config first, then call this. (Not for drivers.) */
   protected constructor(rt: Runtime, config: DeviceConfig, prefix: string, makeEngines: (devName: string) => Engine[]) {
     checkOptions('device config', config);
     const counters = rt.subsystem(COUNTERS, () => new Map<string, number>());
@@ -119,7 +119,8 @@ export abstract class Device<I extends { readonly kind: string }> implements Dev
 
   /** Busy time of an engine so far (ms). */
   busyMs(engine: Engine): number {
-    return engine.busyAccum + (engine.current !== null ? this.rt.now() - engine.busySince : 0);
+    const active = engine.state === 'busy' || engine.state === 'preempting';
+    return engine.busyAccum + (active ? this.rt.now() - engine.busySince : 0);
   }
 
   /**

@@ -39,8 +39,10 @@ export class Engine {
   busyAccum = 0;
   /** @internal Start of the current stint (when {@link current} was put on). */
   busySince = 0;
+  /** @internal Who holds the engine when it is not a ring context (an NPU hardware context). */
+  holder: string | null = null;
 
-  /** @internal Made by the device. */
+  /** Made by the device. (Not for drivers.) */
   constructor(devName: string, cls: EngineClass, instance: number, name?: string) {
     this.class = cls;
     this.instance = instance;
@@ -50,7 +52,7 @@ export class Engine {
 
   /** Name of the context on the engine, or null when idle. */
   get contextName(): string | null {
-    return this.current?.name ?? null;
+    return this.current?.name ?? this.holder;
   }
 
   /** What the engine is doing. */

@@ -38,7 +38,7 @@ export class HwFaultRule {
   readonly #times: number;
   readonly #plan: FaultPlan;
 
-  /** @internal */
+  /**  (Not for drivers.) */
   constructor(plan: FaultPlan, kind: HwFaultKind, spec: HwFaultSpec, stallMs: number, status: ErrnoName) {
     this.#plan = plan;
     this.kind = kind;

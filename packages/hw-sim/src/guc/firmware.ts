@@ -7,7 +7,7 @@ import type { GucDevice } from './device.js';
 import { GucScheduler, type GucCtx } from './scheduler.js';
 import type { G2hMessage, GucAction, GucContextDesc, GucContextInfo, GucPolicies, GucPriority } from './types.js';
 
-/** @internal Resolved GuC timings. */
+/** Resolved GuC timings (defaults filled in). */
 export interface GucTimings {
   readonly maxContexts: number;
   readonly h2gLatencyMs: number;
@@ -58,7 +58,7 @@ export class GucFirmware {
   #gen = 0;
   #resetting = false;
 
-  /** @internal Made by {@link GucDevice}. */
+  /** Made by {@link GucDevice}. (Not for drivers.) */
   constructor(dev: GucDevice, timings: GucTimings) {
     this.#dev = dev;
     this.#t = timings;

@@ -4,7 +4,7 @@ import type { HwContext, StreamOwner } from '../hw-context.js';
 import type { GucDevice } from './device.js';
 import type { G2hMessage, GucPriority } from './types.js';
 
-/** @internal The GuC's record of a registered context. */
+/** The GuC's record of a registered context. */
 export interface GucCtx {
   readonly id: number;
   readonly hw: HwContext;
@@ -21,7 +21,7 @@ export interface GucCtx {
   onOff: Array<() => void>;
 }
 
-/** @internal Per-engine scheduling state. */
+/** Per-engine scheduling state. */
 interface EngineRec {
   readonly engine: Engine;
   readonly q: ClassQueue;

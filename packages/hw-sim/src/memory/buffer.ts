@@ -22,7 +22,7 @@ export class HwBuffer {
   #backing: DataView | null = null;
   #freed = false;
 
-  /** @internal Made by {@link DeviceMemory}. */
+  /** Made by {@link DeviceMemory}. (Not for drivers.) */
   constructor(memory: DeviceMemory, region: RegionKind, addr: number, range: AllocatedRange, name: string) {
     this.#memory = memory;
     this.region = region;
