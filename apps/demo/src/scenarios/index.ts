@@ -1,4 +1,5 @@
 import type pc from 'picocolors';
+import { kernelScenario } from './kernel.js';
 
 /** Colour helpers handed to a scenario (disabled when output is not a terminal). */
 export type Colors = ReturnType<typeof pc.createColors>;
@@ -26,4 +27,4 @@ export const DEFAULT_SCENARIO = 'kernel';
  * Every scenario the CLI knows, in the order `--list` shows them. Each lives in its own
  * module under src/scenarios/ and is added here by import.
  */
-export const scenarios: readonly Scenario[] = [];
+export const scenarios: readonly Scenario[] = [kernelScenario];
