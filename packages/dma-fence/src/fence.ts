@@ -188,10 +188,13 @@ export class DmaFence implements Fence {
   /** @internal Flag bits: the kernel's, the driver's, and this package's private ones. */ declare _flags: number;
   /** @internal */ declare _error: number;
   /** @internal */ declare _refcount: number;
-  /** @internal Signal time; `undefined` until signalled (keeps the field tagged, unboxed). */ declare _timestamp: number | undefined;
   /** @internal First pending callback, inline. */ declare _cbFn: FenceFunc<unknown> | null;
   /** @internal */ declare _cbArg: unknown;
-  /** @internal Tail of the circular list of further callbacks. */ declare _cbRest: CbNode | null;
+  /**
+   * @internal The kernel's `cb_list`/`timestamp` union: until signalled, the tail of the
+   * circular list of the 2nd and later callbacks (or null); once signalled, the timestamp.
+   */
+  declare _rest: CbNode | number | null;
 
   /**
    * `dma_fence_init(fence, ops, NULL, context, seqno)` when `ops` is given (options pick
@@ -207,31 +210,34 @@ export class DmaFence implements Fence {
       this._flags = 0;
       this._error = 0;
       this._refcount = 0;
-      this._timestamp = undefined;
       this._cbFn = null;
       this._cbArg = undefined;
-      this._cbRest = null;
+      this._rest = null;
       return;
     }
     const who = 'new DmaFence';
-    checkInit(ops, context, seqno, who);
-    // checkInit proved both are u64 bigints.
-    context = context as bigint;
-    seqno = seqno as bigint;
-    const rt = options?.runtime ?? getDefaultRuntime();
-    const flags = options === undefined ? (rt.checks === 'off' ? F_INITIALIZED | F_INLINE_LOCK : F_INITIALIZED | F_INLINE_LOCK | F_CHECKED) : initFlags(rt, options, who);
+    if (ops !== lastOps) checkOps(ops, who);
+    const rt = options === undefined ? getDefaultRuntime() : (options.runtime ?? getDefaultRuntime());
+    let flags = rt.checks === 'off' ? F_INITIALIZED | F_INLINE_LOCK : F_INITIALIZED | F_INLINE_LOCK | F_CHECKED;
+    // Types always; the u64 range in checked mode only (bigint compares are calls).
+    if (typeof context !== 'bigint' || typeof seqno !== 'bigint' || ((flags & F_CHECKED) !== 0 && !(isU64(context) && isU64(seqno)))) {
+      checkU64(context, 'context', who);
+      checkU64(seqno, 'seqno', who);
+    }
+    if (options !== undefined && (options.seqno64 !== undefined || options.inactive !== undefined || options.lockClass !== undefined)) {
+      flags = optionFlags(flags, options, who);
+    }
     // Every field once, in final form, same order as above: one hidden class.
     this.runtime = rt;
-    this._ops = ops as DmaFenceOps;
+    this._ops = ops;
     this.context = context;
     this.seqno = seqno;
     this._flags = flags;
     this._error = 0;
     this._refcount = 1;
-    this._timestamp = undefined;
     this._cbFn = null;
     this._cbArg = undefined;
-    this._cbRest = null;
+    this._rest = null;
     if ((flags & F_LOCK_CLASS) !== 0) setLockClass(this, options!.lockClass!);
     if (rt.trace.enabled) rt.trace.emit('dma_fence:init', traceArgs(this));
   }
@@ -255,14 +261,16 @@ export class DmaFence implements Fence {
   }
 
   #init(ops: DmaFenceOps<never>, context: bigint, seqno: bigint, options: FenceInitOptions, who: string): void {
-    checkInit(ops, context, seqno, who);
+    checkOps(ops, who);
+    checkU64(context, 'context', who);
+    checkU64(seqno, 'seqno', who);
     if ((this._flags & F_INITIALIZED) !== 0) {
       throw new DepError('EBUSY', `${who}: fence ${fenceLabel(this)} is already initialized; make a new fence instead of re-initializing one`);
     }
     const rt = options.runtime ?? getDefaultRuntime();
-    const flags = initFlags(rt, options, who);
+    const flags = optionFlags(rt.checks === 'off' ? F_INITIALIZED | F_INLINE_LOCK : F_INITIALIZED | F_INLINE_LOCK | F_CHECKED, options, who);
     (this as { runtime: Runtime }).runtime = rt;
-    this._ops = ops as DmaFenceOps;
+    this._ops = ops;
     (this as { context: bigint }).context = context;
     (this as { seqno: bigint }).seqno = seqno;
     this._error = 0;
@@ -383,10 +391,10 @@ export class DmaFence implements Fence {
   signal(): void {
     const fl = this._flags;
     if ((fl & (F_INITIALIZED | F_SIGNALED | F_CHECKED)) === F_INITIALIZED) {
-      this.#signal(this.runtime.coarseNow());
+      this._signalCore(this.runtime.coarseNow());
       return;
     }
-    this.#signalSlow(undefined, 'dma_fence_signal');
+    this._signalSlow(undefined, 'dma_fence_signal');
   }
 
   /** `dma_fence_signal_timestamp()`: signal with a caller-supplied timestamp (ms, runtime clock). */
@@ -394,10 +402,10 @@ export class DmaFence implements Fence {
     checkTime(timestamp, 'dma_fence_signal_timestamp');
     const fl = this._flags;
     if ((fl & (F_INITIALIZED | F_SIGNALED | F_CHECKED)) === F_INITIALIZED) {
-      this.#signal(timestamp);
+      this._signalCore(timestamp);
       return;
     }
-    this.#signalSlow(timestamp, 'dma_fence_signal_timestamp');
+    this._signalSlow(timestamp, 'dma_fence_signal_timestamp');
   }
 
   /** `dma_fence_check_and_signal()`: signal; returns true if it was **already** signalled. */
@@ -412,7 +420,7 @@ export class DmaFence implements Fence {
     const fl = this._flags;
     if ((fl & F_INITIALIZED) === 0) throw notInitialized('dma_fence_signal_locked');
     if ((fl & F_CHECKED) !== 0) assertHeldChecked(this, 'dma_fence_signal_locked');
-    if ((fl & F_SIGNALED) === 0) this.#signal(this.runtime.coarseNow());
+    if ((fl & F_SIGNALED) === 0) this._signalCore(this.runtime.coarseNow());
   }
 
   /** `dma_fence_signal_timestamp_locked()`. */
@@ -421,7 +429,7 @@ export class DmaFence implements Fence {
     const fl = this._flags;
     if ((fl & F_INITIALIZED) === 0) throw notInitialized('dma_fence_signal_timestamp_locked');
     if ((fl & F_CHECKED) !== 0) assertHeldChecked(this, 'dma_fence_signal_timestamp_locked');
-    if ((fl & F_SIGNALED) === 0) this.#signal(timestamp);
+    if ((fl & F_SIGNALED) === 0) this._signalCore(timestamp);
   }
 
   /** `dma_fence_check_and_signal_locked()`. */
@@ -431,7 +439,7 @@ export class DmaFence implements Fence {
     return was;
   }
 
-  #signalSlow(timestamp: number | undefined, who: string): void {
+  _signalSlow(timestamp: number | undefined, who: string): void {
     const fl = this._flags;
     if ((fl & F_INITIALIZED) === 0) throw notInitialized(who);
     if ((fl & F_CHECKED) === 0) return; // already signalled
@@ -439,7 +447,7 @@ export class DmaFence implements Fence {
     const cookie = beginSignallingChecked(rt);
     lockChecked(this);
     try {
-      if ((this._flags & F_SIGNALED) === 0) this.#signal(timestamp ?? rt.coarseNow());
+      if ((this._flags & F_SIGNALED) === 0) this._signalCore(timestamp ?? rt.coarseNow());
     } finally {
       unlockChecked(this);
       endSignallingChecked(rt, cookie);
@@ -452,15 +460,14 @@ export class DmaFence implements Fence {
    * first, so every node is off the fence before its function runs). A throwing callback
    * does not stop the others; the first error is rethrown at the end.
    */
-  #signal(timestamp: number): void {
+  _signalCore(timestamp: number): void {
     const fn = this._cbFn;
     const arg = this._cbArg;
-    const rest = this._cbRest;
+    const rest = this._rest as CbNode | null;
     let fl = this._flags | F_SIGNALED | F_TIMESTAMP;
-    this._timestamp = timestamp;
+    this._rest = timestamp;
     this._cbFn = null;
     this._cbArg = undefined;
-    this._cbRest = null;
     const ops = this._ops as DmaFenceOps;
     const rt = this.runtime;
     if (rt.trace.enabled) rt.trace.emit('dma_fence:signaled', traceArgs(this, ops));
@@ -521,7 +528,7 @@ export class DmaFence implements Fence {
     if ((fl & F_CHECKED) !== 0) assertHeldChecked(this, 'dma_fence_is_signaled_locked');
     const ops = this._ops as DmaFenceOps;
     if (ops.signaled !== undefined && ops.signaled(this)) {
-      this.#signal(this.runtime.coarseNow());
+      this._signalCore(this.runtime.coarseNow());
       return true;
     }
     return false;
@@ -530,10 +537,10 @@ export class DmaFence implements Fence {
   getStatus(): number {
     const fl = this._flags;
     if ((fl & F_INITIALIZED) === 0) throw notInitialized('dma_fence_get_status');
-    if ((fl & F_CHECKED) === 0) return this.#statusLocked();
+    if ((fl & F_CHECKED) === 0) return this._statusLocked();
     lockChecked(this);
     try {
-      return this.#statusLocked();
+      return this._statusLocked();
     } finally {
       unlockChecked(this);
     }
@@ -543,14 +550,14 @@ export class DmaFence implements Fence {
     const fl = this._flags;
     if ((fl & F_INITIALIZED) === 0) throw notInitialized('dma_fence_get_status_locked');
     if ((fl & F_CHECKED) !== 0) assertHeldChecked(this, 'dma_fence_get_status_locked');
-    return this.#statusLocked();
+    return this._statusLocked();
   }
 
-  #statusLocked(): number {
+  _statusLocked(): number {
     if ((this._flags & F_SIGNALED) === 0) {
       const ops = this._ops as DmaFenceOps;
       if (ops.signaled === undefined || !ops.signaled(this)) return 0;
-      this.#signal(this.runtime.coarseNow());
+      this._signalCore(this.runtime.coarseNow());
     }
     return this._error === 0 ? 1 : this._error;
   }
@@ -578,7 +585,7 @@ export class DmaFence implements Fence {
       rt.reports.warnOn(true, `dma_fence_timestamp() on unsignalled fence ${fenceLabel(this)}: read the timestamp only after it signalled`);
       return rt.now();
     }
-    return this._timestamp as number;
+    return this._rest as number;
   }
 
   // --- signalling enablement and callbacks --------------------------------------------------
@@ -614,7 +621,7 @@ export class DmaFence implements Fence {
         const rt = this.runtime;
         if (rt.trace.enabled) rt.trace.emit('dma_fence:enable_signal', traceArgs(this, ops));
         if (!ops.enableSignaling(this)) {
-          if ((this._flags & F_SIGNALED) === 0) this.#signal(rt.coarseNow());
+          if ((this._flags & F_SIGNALED) === 0) this._signalCore(rt.coarseNow());
           return false;
         }
         // The op may have signalled with signalLocked() and still returned true.
@@ -632,7 +639,7 @@ export class DmaFence implements Fence {
     if ((fl & (F_INITIALIZED | F_SIGNALED | F_INACTIVE | F_CHECKED)) === F_INITIALIZED && typeof fn === 'function') {
       // Fast path, checks off: no lock bookkeeping.
       if ((fl & F_ENABLE_SIGNAL) === 0 && !this._enableSignalingLocked()) return false;
-      this.#append(fn, arg);
+      this._append(fn, arg);
       return true;
     }
     return this._addCallbackSlow(fn, arg, false, 'dma_fence_add_callback');
@@ -647,42 +654,42 @@ export class DmaFence implements Fence {
     if ((fl & F_SIGNALED) !== 0) return false;
     if ((fl & F_CHECKED) === 0) {
       if (!this._enableSignalingLocked()) return false;
-      if (head) this.#prepend(fn, arg);
-      else this.#append(fn, arg);
+      if (head) this._prepend(fn, arg);
+      else this._append(fn, arg);
       return true;
     }
     lockChecked(this);
     try {
       if (!this._enableSignalingLocked()) return false;
-      if (head) this.#prepend(fn, arg);
-      else this.#append(fn, arg);
+      if (head) this._prepend(fn, arg);
+      else this._append(fn, arg);
       return true;
     } finally {
       unlockChecked(this);
     }
   }
 
-  #append(fn: FenceFunc<unknown>, arg: unknown): void {
+  _append(fn: FenceFunc<unknown>, arg: unknown): void {
     if (this._cbFn === null) {
       this._cbFn = fn;
       this._cbArg = arg;
       return;
     }
     const node = new CbNode(fn, arg);
-    const tail = this._cbRest;
+    const tail = this._rest as CbNode | null;
     if (tail !== null) {
       node.next = tail.next;
       tail.next = node;
     }
-    this._cbRest = node;
+    this._rest = node;
   }
 
-  #prepend(fn: FenceFunc<unknown>, arg: unknown): void {
+  _prepend(fn: FenceFunc<unknown>, arg: unknown): void {
     const first = this._cbFn;
     if (first !== null) {
       const node = new CbNode(first, this._cbArg);
-      const tail = this._cbRest;
-      if (tail === null) this._cbRest = node;
+      const tail = this._rest as CbNode | null;
+      if (tail === null) this._rest = node;
       else {
         node.next = tail.next;
         tail.next = node;
@@ -699,17 +706,18 @@ export class DmaFence implements Fence {
     if (typeof fn !== 'function') throw badCallback(fn, 'dma_fence_remove_callback');
     const fl = this._flags;
     if ((fl & F_INITIALIZED) === 0) throw notInitialized('dma_fence_remove_callback');
-    if ((fl & F_CHECKED) === 0) return this.#remove(fn, arg);
+    if ((fl & F_CHECKED) === 0) return this._remove(fn, arg);
     lockChecked(this);
     try {
-      return this.#remove(fn, arg);
+      return this._remove(fn, arg);
     } finally {
       unlockChecked(this);
     }
   }
 
-  #remove(fn: FenceFunc<unknown>, arg: unknown): boolean {
-    const tail = this._cbRest;
+  _remove(fn: FenceFunc<unknown>, arg: unknown): boolean {
+    if ((this._flags & F_SIGNALED) !== 0) return false;
+    const tail = this._rest as CbNode | null;
     if (this._cbFn === fn && this._cbArg === arg) {
       if (tail === null) {
         this._cbFn = null;
@@ -718,7 +726,7 @@ export class DmaFence implements Fence {
         const head = tail.next;
         this._cbFn = head.fn;
         this._cbArg = head.arg;
-        if (head === tail) this._cbRest = null;
+        if (head === tail) this._rest = null;
         else tail.next = head.next;
       }
       return true;
@@ -728,10 +736,10 @@ export class DmaFence implements Fence {
     let node = tail.next;
     for (;;) {
       if (node.fn === fn && node.arg === arg) {
-        if (node === prev) this._cbRest = null;
+        if (node === prev) this._rest = null;
         else {
           prev.next = node.next;
-          if (node === tail) this._cbRest = prev;
+          if (node === tail) this._rest = prev;
         }
         return true;
       }
@@ -847,7 +855,7 @@ export class DmaFence implements Fence {
       this.lockIrqsave();
       try {
         this._error = -35; // -EDEADLK
-        if ((this._flags & F_SIGNALED) === 0) this.#signal(rt.coarseNow());
+        if ((this._flags & F_SIGNALED) === 0) this._signalCore(rt.coarseNow());
       } finally {
         this.unlockIrqrestore();
       }
@@ -860,17 +868,18 @@ export class DmaFence implements Fence {
   }
 }
 
-function checkInit(ops: unknown, context: unknown, seqno: unknown, who: string): void {
+/** The last ops object that passed {@link checkOps} (ops are shared, so this is nearly always a hit). */
+let lastOps: unknown = null;
+
+function checkOps(ops: unknown, who: string): void {
   if (typeof ops !== 'object' || ops === null || typeof (ops as DmaFenceOps).getDriverName !== 'function' || typeof (ops as DmaFenceOps).getTimelineName !== 'function') {
     throw new DepError('EINVAL', `${who}: ops must be an object with getDriverName(fence) and getTimelineName(fence) functions (the kernel BUG()s here)`);
   }
-  if (!isU64(context)) checkU64(context, 'context', who);
-  if (!isU64(seqno)) checkU64(seqno, 'seqno', who);
+  lastOps = ops;
 }
 
-function initFlags(rt: Runtime, options: FenceInitOptions, who: string): number {
-  let flags = F_INITIALIZED | F_INLINE_LOCK;
-  if (rt.checks !== 'off') flags |= F_CHECKED;
+function optionFlags(base: number, options: FenceInitOptions, who: string): number {
+  let flags = base;
   if (options.seqno64 === true) flags |= F_SEQNO64;
   if (options.inactive === true) flags |= F_INACTIVE;
   const lockClass = options.lockClass;
