@@ -12,3 +12,41 @@ export { beginSignalling, endSignalling } from './signalling.js';
 export { fenceWaitsOn, removeFenceWait, fenceWaitsOf, type FenceWait } from './wait-for-graph.js';
 export { INLINE_LOCK_CLASS, fenceLabel } from './locking.js';
 export type { DmaFenceTraceArgs } from './trace-events.js';
+// Containers (issue 3): array, chain, unwrap/merge/dedup, sync_file, syncobj.
+export {
+  ARRAY_LOCK_CLASS,
+  DmaFenceArray,
+  isDmaFenceArray,
+  isDmaFenceContainer,
+  toDmaFenceArray,
+  type DmaFenceArrayOptions,
+} from './array.js';
+export {
+  CHAIN_LOCK_CLASS,
+  DmaFenceChain,
+  isDmaFenceChain,
+  toDmaFenceChain,
+  type DmaFenceChainInitOptions,
+  type FindSeqnoResult,
+} from './chain.js';
+export { dedupArray, unwrapCursor, unwrapFirst, unwrapForEach, unwrapMerge, unwrapNext, type FenceUnwrapCursor } from './unwrap.js';
+export {
+  EPOLLIN,
+  SyncFile,
+  type SyncFenceInfo,
+  type SyncFileInfo,
+  type SyncFileInfoRequest,
+  type SyncFilePollOptions,
+  type SyncMergeOptions,
+} from './sync-file.js';
+export {
+  SYNCOBJ_WAIT_FOR_SUBMIT_TIMEOUT,
+  Syncobj,
+  SyncobjCreateFlags,
+  SyncobjQueryFlags,
+  SyncobjWaitFlags,
+  type SyncobjCreateOptions,
+  type SyncobjFindFenceOptions,
+  type SyncobjWaitOptions,
+  type SyncobjWaitResult,
+} from './syncobj.js';
