@@ -24,7 +24,7 @@ export default defineCase({
     const counter: Counter = { n: 0 };
     const options = { runtime: rt };
     for (let i = 0; i < n; i++) {
-      const f = new DmaFence(ops, 1n, SEQNOS[i & 1023]!, options);
+      const f = new DmaFence(ops, 1n, SEQNOS[i & 1023], options);
       f.addCallback(onSignal, counter);
       f.signal();
       sink[i & 1023] = f;
@@ -34,7 +34,7 @@ export default defineCase({
   retain(n, holder, { rt }) {
     const options = { runtime: rt };
     for (let i = 0; i < n; i++) {
-      const f = new DmaFence(ops, 1n, SEQNOS[i & 1023]!, options);
+      const f = new DmaFence(ops, 1n, SEQNOS[i & 1023], options);
       f.addCallback(noop, null);
       holder[i] = f;
     }

@@ -1,4 +1,4 @@
-import { getDefaultRuntime, type Runtime } from '@dep/kernel';
+import { DepError, GFP_KERNEL, getDefaultRuntime, type Runtime } from '@dep/kernel';
 import { DmaFence, type Fence } from './fence.js';
 import type { DmaFenceOps } from './fence-ops.js';
 import { F_ENABLE_SIGNAL } from './flags.js';
@@ -31,8 +31,14 @@ export function getStub(runtime: Runtime = getDefaultRuntime()): Fence {
 /**
  * `dma_fence_allocate_private_stub(timestamp)`: a new signalled fence (context 0, seqno
  * 0) carrying `timestamp` (ms, runtime clock), e.g. the latest timestamp of the fences a
- * merge dropped.
+ * merge dropped. Allocates (`GFP_KERNEL`, site `dma_fence_allocate_private_stub`): where
+ * the kernel returns NULL, `DepError('ENOMEM')` is thrown when the runtime's fault
+ * injection fails the allocation.
  */
 export function allocatePrivateStub(timestamp: number, runtime: Runtime = getDefaultRuntime()): Fence {
+  if (typeof timestamp !== 'number' || Number.isNaN(timestamp)) {
+    throw new DepError('EINVAL', `dma_fence_allocate_private_stub(${String(timestamp)}): pass a timestamp in ms on the runtime clock`);
+  }
+  runtime.alloc(GFP_KERNEL, 'dma_fence_allocate_private_stub');
   return makeStub(runtime, timestamp);
 }

@@ -1,4 +1,4 @@
-import { DepError, INTERRUPTED, TIMED_OUT, getDefaultRuntime, type Waker } from '@dep/kernel';
+import { DepError, GFP_KERNEL, INTERRUPTED, TIMED_OUT, getDefaultRuntime, type Waker } from '@dep/kernel';
 import type { FenceFunc } from './fence-ops.js';
 import { asFence, traceArgs, type DmaFence, type Fence, type FenceWaitOptions } from './fence.js';
 import { F_CHECKED, F_INACTIVE, F_INITIALIZED, F_SIGNALED } from './flags.js';
@@ -8,6 +8,7 @@ import { ensureWaitForGraph } from './wait-for-graph.js';
 /** -ERESTARTSYS: an interruptible wait was interrupted (its `AbortSignal` fired). */
 export const ERESTARTSYS = -512;
 const EINVAL = -22;
+const ENOMEM = -12;
 
 function wakeWaiter(_fence: Fence, waker: Waker<true>): void {
   waker.wake(true);
@@ -135,7 +136,8 @@ export interface WaitAnyResult {
 /**
  * `dma_fence_wait_any_timeout(fences, count, intr, timeout, &idx)`: waits until any of
  * `fences` signals. `timeout == 0` is a pure poll (`isSignaled` on each). An empty list or
- * a negative timeout WARNs and gives -EINVAL. Sleeps.
+ * a negative timeout WARNs and gives -EINVAL; -ENOMEM when the runtime's fault injection
+ * fails its allocation (site `dma_fence_wait_any_timeout`). Sleeps.
  */
 export async function waitAnyTimeout(fences: readonly Fence[], timeout: number, options: FenceWaitOptions = {}): Promise<WaitAnyResult> {
   const who = 'dma_fence_wait_any_timeout';
@@ -161,6 +163,8 @@ export async function waitAnyTimeout(fences: readonly Fence[], timeout: number, 
     mightWaitChecked(rt, who);
     ensureWaitForGraph(rt);
   }
+  // kcalloc(count, sizeof(struct default_wait_cb), GFP_KERNEL)
+  if (!rt.tryAlloc(GFP_KERNEL, who)) return { ret: ENOMEM, index: -1 };
   const st: AnyWait = { waker: null, fired: false };
   let added = 0;
   let index = -1;
