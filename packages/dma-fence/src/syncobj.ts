@@ -355,11 +355,9 @@ export class Syncobj {
           waker.wake(true);
         };
         this.#fenceAddWait(entry);
-        if (entry.fence !== null) {
-          waker.wake(true);
-          return;
-        }
-        return () => this.#removeWait(entry);
+        if (entry.fence !== null) waker.wake(true);
+        // On timeout or interrupt the entry is removed below, in this task's context
+        // (the timer's frame must not take the syncobj lock).
       },
       { timeout, ...(signal === undefined ? {} : { signal }), object: this },
     );
