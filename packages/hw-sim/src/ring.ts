@@ -104,7 +104,10 @@ export class Ring<T> {
   /** Slots that `items` would take written now (including tombstone padding). */
   slotsFor(items: readonly T[]): number {
     let w = this.#wptr;
-    for (const item of items) w = this.#place(w, this.#sizeOf(item));
+    for (const item of items) {
+      const n = this.#sizeOf(item);
+      w = this.#place(w, n) + n;
+    }
     return w - this.#wptr;
   }
 

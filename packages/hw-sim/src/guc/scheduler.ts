@@ -87,7 +87,10 @@ export class GucScheduler implements StreamOwner {
     q.levels[g.priority]!.push(g);
     g.queued = true;
     this.dispatch(q);
-    if (g.queued) this.#preemptFor(g, q);
+    if (g.queued) {
+      this.#preemptFor(g, q);
+      this.#armSlicesFor(g, q);
+    }
   }
 
   /** Take `g` off its run queue. */
@@ -175,6 +178,7 @@ export class GucScheduler implements StreamOwner {
   /** @internal A preemption timed out: reset the engine. */
   preemptTimeout(rec: EngineRec): void {
     rec.timeoutEv = null;
+    if (this.#dev.lost) return;
     const ctx = rec.engine.current;
     const dev = this.#dev;
     if (ctx !== null && dev.rt.trace.enabled) {
@@ -219,6 +223,7 @@ export class GucScheduler implements StreamOwner {
 
   /** @internal */
   resetDone(rec: EngineRec): void {
+    if (this.#dev.lost) return;
     if (rec.engine.state === 'resetting') rec.engine.state = 'idle';
     this.dispatch(rec.q);
   }
@@ -295,21 +300,42 @@ export class GucScheduler implements StreamOwner {
   #startOn(rec: EngineRec, g: GucCtx): void {
     g.rec = rec;
     this.#dev.cs.start(g.hw, rec.engine);
-    if (g.hw.engine === rec.engine && rec.engine.state === 'busy' && g.timesliceMs !== Infinity && !rec.preempting) {
-      rec.sliceEv = this.#dev.schedule(g.timesliceMs, sliceExpired, rec);
+    if (g.hw.engine === rec.engine && rec.engine.state === 'busy' && this.#peerWaits(rec.q, g.priority)) this.#armSlice(rec);
+  }
+
+  /**
+   * Arm the timeslice of the context on `rec` (if it has one and none is armed): it ends
+   * `timesliceMs` after the context went on the engine, or now if that is past. Slices are
+   * only armed while a peer of equal or higher priority waits, so an engine with nobody
+   * waiting leaves no timer behind (and a run ends when the work does).
+   */
+  #armSlice(rec: EngineRec): void {
+    const ctx = rec.engine.current;
+    if (ctx === null || rec.sliceEv !== null || rec.preempting || rec.engine.state !== 'busy') return;
+    const g = ctx.fw as GucCtx;
+    if (g.timesliceMs === Infinity) return;
+    const left = Math.max(0, ctx.runSince + g.timesliceMs - this.#dev.rt.now());
+    rec.sliceEv = this.#dev.schedule(left, sliceExpired, rec);
+  }
+
+  #armSlicesFor(g: GucCtx, q: ClassQueue): void {
+    for (const rec of q.engines) {
+      const cur = rec.engine.current;
+      if (cur !== null && (cur.fw as GucCtx).priority >= g.priority) this.#armSlice(rec);
     }
+  }
+
+  #peerWaits(q: ClassQueue, priority: GucPriority): boolean {
+    for (let p = 0; p <= priority; p++) if (q.levels[p]!.length > 0) return true;
+    return false;
   }
 
   /** @internal The running context's timeslice is over. */
   sliceExpired(rec: EngineRec): void {
     rec.sliceEv = null;
     const ctx = rec.engine.current;
-    if (ctx === null || rec.preempting) return;
-    const g = ctx.fw as GucCtx;
-    let waiter = false;
-    for (let p = 0; p <= g.priority; p++) if (rec.q.levels[p]!.length > 0) waiter = true;
-    if (waiter) this.requestPreempt(rec, 'timeslice');
-    else rec.sliceEv = this.#dev.schedule(g.timesliceMs, sliceExpired, rec);
+    if (ctx === null || rec.preempting || this.#dev.lost) return;
+    if (this.#peerWaits(rec.q, (ctx.fw as GucCtx).priority)) this.requestPreempt(rec, 'timeslice');
   }
 
   #preemptFor(g: GucCtx, q: ClassQueue): void {
