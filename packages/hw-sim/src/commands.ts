@@ -99,8 +99,8 @@ export function validateCommand(cmd: Command): void {
       return;
     case 'seqnoWrite':
     case 'userFenceWrite':
-      checkAddr(`${op} addr`, cmd.addr);
-      checkU64(`${op} value`, cmd.value);
+      checkAddr(`${cmd.op} addr`, cmd.addr);
+      checkU64(`${cmd.op} value`, cmd.value);
       return;
     case 'semaphoreWait':
       checkAddr('semaphoreWait addr', cmd.addr);

@@ -7,7 +7,7 @@ import { Ring } from './ring.js';
 describe('Ring', () => {
   it('refuses sizes that are not powers of two', () => {
     for (const size of [0, 1, 3, 12, 1.5, -4]) {
-      expect(() => new Ring(size)).toThrowError(expect.objectContaining({ code: 'EINVAL' }) as Error);
+      expect(() => new Ring(size)).toThrow(expect.objectContaining({ code: 'EINVAL' }) as Error);
     }
   });
 
@@ -76,14 +76,14 @@ describe('Ring', () => {
       { op: 'warp' },
     ] as unknown as Command[];
     for (const cmd of bad) {
-      expect(() => ring.write([{ op: 'noop' }, cmd])).toThrowError(expect.objectContaining({ code: 'EINVAL' }) as Error);
+      expect(() => ring.write([{ op: 'noop' }, cmd])).toThrow(expect.objectContaining({ code: 'EINVAL' }) as Error);
       expect(ring.wptr).toBe(0);
     }
   });
 
   it('refuses an item larger than the ring', () => {
     const ring = new Ring<number>(4, { sizeOf: (n) => n });
-    expect(() => ring.write(5)).toThrowError(expect.objectContaining({ code: 'EINVAL' }) as Error);
+    expect(() => ring.write(5)).toThrow(expect.objectContaining({ code: 'EINVAL' }) as Error);
   });
 
   it('behaves like a FIFO with exact space accounting (property, both wrap modes)', () => {

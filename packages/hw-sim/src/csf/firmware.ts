@@ -7,7 +7,7 @@ import type { DeviceMemory } from '../memory/device-memory.js';
 import { checkAddr, checkInt, checkName, checkOneOf, checkOptions, fail } from '../validate.js';
 import type { CsfDevice } from './device.js';
 import { CsfGroup, CsfQueue } from './group.js';
-import { CSF_PRIORITIES, CSF_SYNC_SIZE, CSF_SYNC_STATUS_FAULT, CSF_SYNC_STATUS_OFFSET, type CsfGroupDesc, type CsfPriority } from './types.js';
+import { CSF_PRIORITIES, CSF_SYNC_SIZE, CSF_SYNC_STATUS_FAULT, CSF_SYNC_STATUS_OFFSET, type CsfGroupDesc, type CsfPriority, type CsfQueueDesc } from './types.js';
 
 /** Resolved CSF timings (defaults filled in). */
 export interface CsfTimings {
@@ -46,6 +46,7 @@ export class CsfFirmware {
   #rr = 0;
   #tickEv: ExecEvent | null = null;
   #kickEv: ExecEvent | null = null;
+  #lastTick = -Infinity;
   #syncPending = new Set<number>();
   #syncEv: ExecEvent | null = null;
   /** Periodic ticks run so far. */
@@ -91,11 +92,13 @@ export class CsfFirmware {
     this.#dev.checkAlive('createGroup');
     checkOptions('group descriptor', desc);
     const priority = desc.priority === undefined ? 'medium' : checkOneOf('priority', desc.priority, CSF_PRIORITIES);
-    if (!Array.isArray(desc.queues) || desc.queues.length < 1 || desc.queues.length > this.#t.maxQueuesPerGroup) {
-      fail('EINVAL', `a group needs 1..${this.#t.maxQueuesPerGroup} queues, got ${Array.isArray(desc.queues) ? desc.queues.length : String(desc.queues)}`);
+    const queues: readonly CsfQueueDesc[] = desc.queues;
+    const isArray: boolean = Array.isArray(queues);
+    if (!isArray || queues.length < 1 || queues.length > this.#t.maxQueuesPerGroup) {
+      fail('EINVAL', `a group needs 1..${this.#t.maxQueuesPerGroup} queues, got ${isArray ? queues.length : typeof queues}`);
     }
     const rings = new Set<unknown>();
-    const specs = desc.queues.map((q, i) => {
+    const specs = queues.map((q, i) => {
       checkOptions(`queues[${i}]`, q);
       if (!isCommandRing(q.ring)) fail('EINVAL', `queues[${i}].ring must come from createCommandRing(dwords)`);
       if (rings.has(q.ring) || this.#ringInUse(q.ring)) fail('EBUSY', `queues[${i}].ring is already used by another queue; give each queue its own ring`);
@@ -254,6 +257,7 @@ export class CsfFirmware {
 
   #tick(periodic: boolean): void {
     const dev = this.#dev;
+    this.#lastTick = dev.rt.now();
     if (periodic) {
       this.ticks++;
       for (const g of this.#slots) if (g !== null && g.phase === 'resident') g.rrSeq = ++this.#rr;
@@ -295,10 +299,16 @@ export class CsfFirmware {
     return false;
   }
 
+  /**
+   * A group got work but has no slot. As panthor's group_schedule: tick at once if a slot
+   * is free, a resident group is idle, or the group is real-time; otherwise at the next
+   * tick (last tick + period).
+   */
   #wantSlot(g: CsfGroup): void {
     if (!this.#schedulable(g)) return;
     const free = this.#slots.includes(null);
-    if (free || g.priority === 'realtime') this.#kick();
+    const idle = this.#slots.some((r) => r !== null && r.phase === 'resident' && !this.#hasWork(r));
+    if (free || idle || g.priority === 'realtime') this.#kick();
     else this.#armTick();
   }
 
@@ -310,7 +320,8 @@ export class CsfFirmware {
     const dev = this.#dev;
     const contention = this.#someoneWaits();
     if (contention && this.#tickEv === null && this.#t.tickMs !== Infinity && !dev.lost) {
-      this.#tickEv = dev.schedule(this.#t.tickMs, periodicTick, this);
+      const delay = Math.max(0, this.#lastTick + this.#t.tickMs - dev.rt.now());
+      this.#tickEv = dev.schedule(delay, periodicTick, this);
     } else if (!contention && this.#tickEv !== null) {
       dev.cancel(this.#tickEv);
       this.#tickEv = null;
