@@ -134,17 +134,13 @@ export interface Fence {
   unlockIrqrestore(): void;
 }
 
-/** Intrusive node of the 2nd and later callbacks: a circular list, tail-referenced. */
-class CbNode {
-  fn: FenceFunc<unknown>;
-  arg: unknown;
-  next: CbNode;
-  constructor(fn: FenceFunc<unknown>, arg: unknown) {
-    this.fn = fn;
-    this.arg = arg;
-    this.next = this;
-  }
-}
+/**
+ * The 2nd and later callbacks: one flat array of `(fn, arg)` pairs, FIFO. (An intrusive
+ * node per callback was tried: when every node is garbage at a full GC, V8 drops their
+ * hidden class and deoptimizes the inlined callback path, doubling the cost of the next
+ * batch.)
+ */
+type CbList = unknown[];
 
 const NO_ERROR: unique symbol = Symbol('no error');
 const NO_RUNTIME = undefined as unknown as Runtime;
@@ -191,10 +187,10 @@ export class DmaFence implements Fence {
   /** @internal First pending callback, inline. */ declare _cbFn: FenceFunc<unknown> | null;
   /** @internal */ declare _cbArg: unknown;
   /**
-   * @internal The kernel's `cb_list`/`timestamp` union: until signalled, the tail of the
-   * circular list of the 2nd and later callbacks (or null); once signalled, the timestamp.
+   * @internal The kernel's `cb_list`/`timestamp` union: until signalled, the 2nd and later
+   * callbacks as `(fn, arg)` pairs (or null); once signalled, the timestamp.
    */
-  declare _rest: CbNode | number | null;
+  declare _rest: CbList | number | null;
 
   /**
    * `dma_fence_init(fence, ops, NULL, context, seqno)` when `ops` is given (options pick
@@ -463,7 +459,7 @@ export class DmaFence implements Fence {
   _signalCore(timestamp: number): void {
     const fn = this._cbFn;
     const arg = this._cbArg;
-    const rest = this._rest as CbNode | null;
+    const rest = this._rest as CbList | null;
     let fl = this._flags | F_SIGNALED | F_TIMESTAMP;
     this._rest = timestamp;
     this._cbFn = null;
@@ -486,15 +482,12 @@ export class DmaFence implements Fence {
         error = e;
       }
       if (rest !== null) {
-        let node = rest.next;
-        for (;;) {
+        for (let i = 0; i < rest.length; i += 2) {
           try {
-            node.fn(this, node.arg);
+            (rest[i] as FenceFunc<unknown>)(this, rest[i + 1]);
           } catch (e) {
             if (error === NO_ERROR) error = e;
           }
-          if (node === rest) break;
-          node = node.next;
         }
       }
       if (error !== NO_ERROR) throw error;
@@ -675,25 +668,17 @@ export class DmaFence implements Fence {
       this._cbArg = arg;
       return;
     }
-    const node = new CbNode(fn, arg);
-    const tail = this._rest as CbNode | null;
-    if (tail !== null) {
-      node.next = tail.next;
-      tail.next = node;
-    }
-    this._rest = node;
+    const rest = this._rest as CbList | null;
+    if (rest === null) this._rest = [fn, arg];
+    else rest.push(fn, arg);
   }
 
   _prepend(fn: FenceFunc<unknown>, arg: unknown): void {
     const first = this._cbFn;
     if (first !== null) {
-      const node = new CbNode(first, this._cbArg);
-      const tail = this._rest as CbNode | null;
-      if (tail === null) this._rest = node;
-      else {
-        node.next = tail.next;
-        tail.next = node;
-      }
+      const rest = this._rest as CbList | null;
+      if (rest === null) this._rest = [first, this._cbArg];
+      else rest.unshift(first, this._cbArg);
     }
     this._cbFn = fn;
     this._cbArg = arg;
@@ -717,36 +702,28 @@ export class DmaFence implements Fence {
 
   _remove(fn: FenceFunc<unknown>, arg: unknown): boolean {
     if ((this._flags & F_SIGNALED) !== 0) return false;
-    const tail = this._rest as CbNode | null;
+    const rest = this._rest as CbList | null;
     if (this._cbFn === fn && this._cbArg === arg) {
-      if (tail === null) {
+      if (rest === null) {
         this._cbFn = null;
         this._cbArg = undefined;
       } else {
-        const head = tail.next;
-        this._cbFn = head.fn;
-        this._cbArg = head.arg;
-        if (head === tail) this._rest = null;
-        else tail.next = head.next;
+        this._cbFn = rest[0] as FenceFunc<unknown>;
+        this._cbArg = rest[1];
+        if (rest.length === 2) this._rest = null;
+        else rest.splice(0, 2);
       }
       return true;
     }
-    if (tail === null) return false;
-    let prev = tail;
-    let node = tail.next;
-    for (;;) {
-      if (node.fn === fn && node.arg === arg) {
-        if (node === prev) this._rest = null;
-        else {
-          prev.next = node.next;
-          if (node === tail) this._rest = prev;
-        }
+    if (rest === null) return false;
+    for (let i = 0; i < rest.length; i += 2) {
+      if (rest[i] === fn && rest[i + 1] === arg) {
+        if (rest.length === 2) this._rest = null;
+        else rest.splice(i, 2);
         return true;
       }
-      if (node === tail) return false;
-      prev = node;
-      node = node.next;
     }
+    return false;
   }
 
   /** @internal True if a callback is still pending. */
@@ -925,7 +902,7 @@ export function traceArgs(f: DmaFence, ops: DmaFenceOps | null = f._ops): DmaFen
 }
 
 /** Checked-mode callback loop: every callback's result is checked for an await. */
-function runCallbacksChecked(f: DmaFence, fn: FenceFunc<unknown>, arg: unknown, rest: CbNode | null): void {
+function runCallbacksChecked(f: DmaFence, fn: FenceFunc<unknown>, arg: unknown, rest: CbList | null): void {
   let error: unknown = NO_ERROR;
   try {
     checkCallbackResult(f, fn, fn(f, arg));
@@ -933,15 +910,13 @@ function runCallbacksChecked(f: DmaFence, fn: FenceFunc<unknown>, arg: unknown, 
     error = e;
   }
   if (rest !== null) {
-    let node = rest.next;
-    for (;;) {
+    for (let i = 0; i < rest.length; i += 2) {
+      const g = rest[i] as FenceFunc<unknown>;
       try {
-        checkCallbackResult(f, node.fn, node.fn(f, node.arg));
+        checkCallbackResult(f, g, g(f, rest[i + 1]));
       } catch (e) {
         if (error === NO_ERROR) error = e;
       }
-      if (node === rest) break;
-      node = node.next;
     }
   }
   if (error !== NO_ERROR) throw error;
