@@ -85,7 +85,7 @@ export abstract class Device<I extends { readonly kind: string }> {
     this.name = name;
     this.memory = memory;
     this.cost = cost;
-    this.faults = new FaultPlan(seed, () => rt.now());
+    this.faults = new FaultPlan(rt, seed);
     this.engines = engines;
     this.cs = new CommandStreamer(this);
     this.irq = new IrqLine<I>(rt, name);

@@ -1,4 +1,4 @@
-import { Prng, type ErrnoName, ERRNO } from '@dep/kernel';
+import { ERRNO, Prng, type ErrnoName, type Runtime } from '@dep/kernel';
 import { checkInt, checkNumber, checkOptions, fail } from './validate.js';
 
 /**
@@ -92,16 +92,24 @@ export class HwFaultRule {
  *   given).
  * - device lost: `device.lose()`.
  * Unmapped addresses in commands are real page faults, not injected ones.
+ *
+ * The runtime's generic injector is consulted at the same points, so rules armed there
+ * work too: `rt.faults.add('hw-hang', { site: 'guc1' })`, `'hw-stall'` (stalls for
+ * {@link genericStallMs}) and `'hw-fw-error'` (fails with EIO), with the same sites.
+ * Those draw probabilities from `rt.random()`; rules added here draw from the device's
+ * own stream (ADR 0106).
  */
 export class FaultPlan {
   readonly #rules: HwFaultRule[] = [];
   readonly #prng: Prng;
-  readonly #now: () => number;
+  readonly #rt: Runtime;
   readonly #injected: InjectedHwFault[] = [];
+  /** Stall length (ms) of a stall injected through `rt.faults` (kind `hw-stall`). Default 1. */
+  genericStallMs = 1;
 
-  constructor(seed: number, now: () => number) {
+  constructor(rt: Runtime, seed: number) {
     this.#prng = new Prng(seed ^ 0xfa0175);
-    this.#now = now;
+    this.#rt = rt;
   }
 
   /** Rules installed. */
@@ -114,9 +122,9 @@ export class FaultPlan {
     return this.#injected;
   }
 
-  /** True while any rule is installed (the device skips the checks otherwise). */
+  /** True while any rule is installed here or in `rt.faults` (the device skips the checks otherwise). */
   get armed(): boolean {
-    return this.#rules.length > 0;
+    return this.#rules.length > 0 || this.#rt.faults.rules.length > 0;
   }
 
   /** Hang batches of the contexts `site` names (a context name, or a RegExp). */
@@ -154,17 +162,27 @@ export class FaultPlan {
 
   /** @internal Whether a batch of context `site` hangs. */
   shouldHang(site: string): boolean {
-    return this.#first('hang', site) !== null;
+    const generic = this.#generic('hang', site);
+    return this.#first('hang', site) !== null || generic;
   }
 
   /** @internal Stall (ms) for a batch of context `site`; 0 for none. */
   stallMs(site: string): number {
-    return this.#first('stall', site)?.stallMs ?? 0;
+    const generic = this.#generic('stall', site);
+    return this.#first('stall', site)?.stallMs ?? (generic ? this.genericStallMs : 0);
   }
 
   /** @internal The errno a firmware action `site` fails with, or null. */
   fwError(site: string): ErrnoName | null {
-    return this.#first('fw-error', site)?.status ?? null;
+    const generic = this.#generic('fw-error', site);
+    return this.#first('fw-error', site)?.status ?? (generic ? 'EIO' : null);
+  }
+
+  /** Ask `rt.faults` (kind `hw-<kind>`); an injection there is listed here too. */
+  #generic(kind: HwFaultKind, site: string): boolean {
+    const hit = this.#rt.faults.should(`hw-${kind}`, site);
+    if (hit) this.#injected.push({ kind, site, time: this.#rt.now() });
+    return hit;
   }
 
   #first(kind: HwFaultKind, site: string): HwFaultRule | null {
@@ -175,7 +193,7 @@ export class FaultPlan {
       if (r.kind !== kind || hit !== null) continue;
       if (r.decide(site, this.#prng)) hit = r;
     }
-    if (hit !== null) this.#injected.push({ kind, site, time: this.#now() });
+    if (hit !== null) this.#injected.push({ kind, site, time: this.#rt.now() });
     return hit;
   }
 

@@ -9,7 +9,7 @@ export { Device, type DeviceConfig, type DeviceStats } from './device.js';
 export type { DeviceLostIrq, IrqHandler } from './irq.js';
 
 // Memory
-export { DeviceMemory, type AllocOptions, type EvictRequest, type Evictor, type MemoryConfig, type RegionConfig, type RegionKind } from './memory/device-memory.js';
+export { DeviceMemory, MEM_ALLOC_SITE, type AllocOptions, type EvictRequest, type Evictor, type MemoryConfig, type RegionConfig, type RegionKind } from './memory/device-memory.js';
 export { HwBuffer } from './memory/buffer.js';
 export { MemoryRegion } from './memory/region.js';
 export { RangeAllocator, type AllocatedRange } from './memory/range-allocator.js';
@@ -68,6 +68,7 @@ export {
   CSF_SYNC_STATUS_FAULT,
   CSF_SYNC_STATUS_OFFSET,
   type CsfConfig,
+  type CsfFaultReason,
   type CsfGroupDesc,
   type CsfGroupState,
   type CsfIrq,

@@ -176,6 +176,17 @@ describe('CSF-like firmware', () => {
     expect(g.state).toBe('terminated');
   });
 
+  it('a firmware error on a slot request terminates the group (panthor escalates)', async () => {
+    const { rt, dev, irqs, group } = setup();
+    dev.faults.firmwareError({ site: 'csf:load', nth: 1 });
+    const g = group([[{ op: 'batch', units: 1 }]]);
+    const h = group([[{ op: 'batch', units: 1 }]]);
+    await rt.runUntilIdle();
+    expect(g.state).toBe('terminated');
+    expect(irqs.map((i) => i.ev)).toContainEqual({ kind: 'group-fault', group: g.id, queueMask: 0, reason: 'fw-error' });
+    expect(h.runtimeMs()).toBe(1);
+  });
+
   it('rejects bad group descriptors with EINVAL and creates nothing', () => {
     const { dev, syncs } = setup({ maxQueuesPerGroup: 2 });
     const ring = () => createCommandRing(64);

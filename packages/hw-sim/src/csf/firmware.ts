@@ -7,7 +7,7 @@ import type { DeviceMemory } from '../memory/device-memory.js';
 import { checkAddr, checkInt, checkName, checkOneOf, checkOptions, fail } from '../validate.js';
 import type { CsfDevice } from './device.js';
 import { CsfGroup, CsfQueue } from './group.js';
-import { CSF_PRIORITIES, CSF_SYNC_SIZE, CSF_SYNC_STATUS_FAULT, CSF_SYNC_STATUS_OFFSET, type CsfGroupDesc, type CsfPriority, type CsfQueueDesc } from './types.js';
+import { CSF_PRIORITIES, CSF_SYNC_SIZE, CSF_SYNC_STATUS_FAULT, CSF_SYNC_STATUS_OFFSET, type CsfFaultReason, type CsfGroupDesc, type CsfPriority, type CsfQueueDesc } from './types.js';
 
 /** Resolved CSF timings (defaults filled in). */
 export interface CsfTimings {
@@ -175,7 +175,7 @@ export class CsfFirmware {
   }
 
   /** @internal Stop a group for good. `reason` null: asked by the host. */
-  terminate(g: CsfGroup, reason: { mask: number; why: 'page-fault' | 'suspend-timeout' } | null): void {
+  terminate(g: CsfGroup, reason: { mask: number; why: CsfFaultReason } | null): void {
     if (g.st === 'terminated') return;
     const dev = this.#dev;
     for (const q of g.queues) {
@@ -350,6 +350,7 @@ export class CsfFirmware {
   /** @internal */
   loaded(g: CsfGroup): void {
     if (g.phase !== 'loading' || this.#dev.lost) return;
+    if (this.#fwError(g, 'csf:load')) return;
     g.phase = 'resident';
     g.residentSince = this.#dev.rt.now();
     if (g.userSuspended) {
@@ -373,6 +374,7 @@ export class CsfFirmware {
 
   #evict(g: CsfGroup): void {
     const dev = this.#dev;
+    if (this.#fwError(g, 'csf:suspend')) return;
     g.residentAccum += dev.rt.now() - g.residentSince;
     g.phase = 'evicting';
     if (dev.rt.trace.enabled) dev.rt.trace.emit('hw:csg', { dev: dev.name, group: g.id, slot: g.slotNo ?? undefined, op: 'suspend', priority: g.priority }, { lane: `${dev.name}:fw` });
@@ -420,6 +422,16 @@ export class CsfFirmware {
     const groups = [...this.#syncPending].sort((a, b) => a - b);
     this.#syncPending.clear();
     this.#dev.irq.raise({ kind: 'sync-update', groups }, groups.join(','));
+  }
+
+  /** An injected firmware error on a slot request: the group is terminated (panthor escalates). */
+  #fwError(g: CsfGroup, site: string): boolean {
+    const dev = this.#dev;
+    const err = dev.faults.armed ? dev.faults.fwError(site) : null;
+    if (err === null) return false;
+    if (dev.rt.trace.enabled) dev.rt.trace.emit('hw:fault', { dev: dev.name, kind: 'fw-error', ctx: g.name, detail: `${site}: ${err}` }, { lane: `${dev.name}:fw` });
+    this.terminate(g, { mask: 0, why: 'fw-error' });
+    return true;
   }
 
   #syncUpdate(g: CsfGroup): void {

@@ -62,5 +62,12 @@ export type CsfIrq =
   /** Queues of these groups wrote seqnos (sync objects changed), coalesced per instant. */
   | { readonly kind: 'sync-update'; readonly groups: readonly number[] }
   | { readonly kind: 'user-interrupt'; readonly group: number; readonly queue: number; readonly data: number }
-  /** A fatal fault: the group was terminated; `queueMask` names the faulting queues. */
-  | { readonly kind: 'group-fault'; readonly group: number; readonly queueMask: number; readonly reason: 'page-fault' | 'suspend-timeout' };
+  /**
+   * The group was terminated by the firmware: a queue faulted (`queueMask` names it), a
+   * suspend never finished (a hung queue), or a slot request failed (injected `fw-error`
+   * at `csf:load` / `csf:suspend`; mask 0).
+   */
+  | { readonly kind: 'group-fault'; readonly group: number; readonly queueMask: number; readonly reason: CsfFaultReason };
+
+/** Why the firmware terminated a group. */
+export type CsfFaultReason = 'page-fault' | 'suspend-timeout' | 'fw-error';

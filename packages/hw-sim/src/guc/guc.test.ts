@@ -193,6 +193,18 @@ describe('GuC-like firmware', () => {
     expect(dev.faults.injected.map((f) => f.kind)).toEqual(['hang']);
   });
 
+  it('honours hang rules armed through the runtime\'s generic injector (rt.faults, kind hw-hang)', async () => {
+    const { rt, dev, irqs, seq } = setup({ h2gLatencyMs: 0, g2hLatencyMs: 0 });
+    rt.faults.add('hw-hang', { site: 'guc3' });
+    start(dev, 3, job(1, seq.addr, 1n), { preemptTimeoutMs: 2 });
+    await rt.advance(10);
+    expect(seq.read64(0)).toBe(0n);
+    dev.fw.disableScheduling(3);
+    await rt.runUntilIdle();
+    expect(g2h(irqs).map((x) => x.msg.type)).toEqual(['sched-done', 'context-reset', 'sched-done']);
+    expect(dev.faults.injected).toEqual([{ kind: 'hang', site: 'guc3', time: 0 }]);
+  });
+
   it('disable → sched-done, deregister → deregister-done; the id is reusable only after', async () => {
     const { rt, dev, irqs } = setup({ h2gLatencyMs: 0.25, g2hLatencyMs: 0.25 });
     start(dev, 5, [{ op: 'batch', units: 10 }], { timesliceMs: Infinity });

@@ -212,8 +212,8 @@ export class GucScheduler implements StreamOwner {
       dev.cs.kill(ctx);
       ctx.state = 'error';
       g.banned = true;
-      this.#offEngine(g);
       this.#g2h({ type: 'context-reset', ctxId: g.id, engine: engine.name, reason });
+      this.#offEngine(g);
     } else {
       this.#clearRec(rec);
     }
@@ -269,8 +269,8 @@ export class GucScheduler implements StreamOwner {
     const g = ctx.fw as GucCtx;
     const rec = g.rec!;
     g.banned = true;
-    this.#offEngine(g);
     this.#g2h({ type: 'context-reset', ctxId: g.id, engine: rec.engine.name, reason: 'page-fault' });
+    this.#offEngine(g);
     this.dispatch(rec.q);
   }
 

@@ -1,4 +1,5 @@
-import { fail } from '../validate.js';
+import { IosysMap } from '@dep/kernel';
+import { checkOptions, fail } from '../validate.js';
 import type { DeviceMemory, RegionKind } from './device-memory.js';
 import type { AllocatedRange } from './range-allocator.js';
 
@@ -7,7 +8,8 @@ import type { AllocatedRange } from './range-allocator.js';
  * with a backing store (allocated on first access, so large simulated buffers that are
  * never touched cost nothing). CPU access goes through {@link read64}/{@link write64} and
  * friends, which the device's memory controller sees (semaphore waits on the address
- * re-evaluate); raw access through {@link view} must be followed by
+ * re-evaluate), or through an `IosysMap` from {@link map} (the kernel's `iosys_map`: I/O
+ * memory for `vram`, system memory otherwise); after writing through a map, call
  * `memory.notifyWrite(addr)` if a semaphore might wait on what was written.
  */
 export class HwBuffer {
@@ -43,9 +45,16 @@ export class HwBuffer {
   }
 
   /**
-   * A `DataView` over the backing store (little-endian accessors, like `IosysMap`).
-   * EFAULT after {@link free}.
+   * An `IosysMap` over the backing store (`vaddr_iomem` for `vram`, `vaddr` for `system`);
+   * `readonly` maps refuse writes (EACCES). EFAULT after {@link free}.
    */
+  map(options: { readonly readonly?: boolean } = {}): IosysMap {
+    checkOptions('map options', options);
+    const v = this.view();
+    return new IosysMap(v.buffer, { isIomem: this.region === 'vram', readonly: options.readonly === true });
+  }
+
+  /** @internal The backing store as a `DataView` (what the device's accesses use). EFAULT after free. */
   view(): DataView {
     if (this.#freed) fail('EFAULT', `buffer ${this.name} at 0x${this.addr.toString(16)} was freed; map a live buffer`);
     if (this.#backing === null) {

@@ -1,4 +1,4 @@
-import type { Runtime } from '@dep/kernel';
+import type { Gfp, Runtime } from '@dep/kernel';
 import { checkAddr, checkInt, checkName, checkOneOf, checkOptions, checkPow2, checkU64, fail } from '../validate.js';
 import { HwBuffer } from './buffer.js';
 import { MemoryRegion } from './region.js';
@@ -31,7 +31,17 @@ export interface AllocOptions {
   readonly align?: number;
   /** Name for traces and diagnostics. */
   readonly name?: string;
+  /**
+   * Flags for the runtime's allocation hook (`rt.alloc`), which checks the context
+   * (lockdep: no GFP_KERNEL in a fence-signalling section or on a reclaim worker) and
+   * may fail the call with ENOMEM by fault injection (site `hw_sim_mem_alloc`). Default
+   * `GFP_KERNEL` for {@link DeviceMemory.alloc}, `GFP_NOWAIT` for {@link DeviceMemory.allocNow}.
+   */
+  readonly gfp?: Gfp;
 }
+
+/** The allocation-hook site of device memory allocations. */
+export const MEM_ALLOC_SITE = 'hw_sim_mem_alloc';
 
 /** Size (and optional base address) of a region. */
 export interface RegionConfig {
@@ -93,11 +103,13 @@ export class DeviceMemory {
   }
 
   /**
-   * Allocate a buffer without eviction (usable in any context). ENOSPC (`vram`) or
-   * ENOMEM (`system`) when no hole fits; EINVAL for bad arguments.
+   * Allocate a buffer without eviction (usable in any context with the default
+   * `GFP_NOWAIT`). ENOSPC (`vram`) or ENOMEM (`system`) when no hole fits, ENOMEM when
+   * fault injection fails the allocation hook; EINVAL for bad arguments.
    */
   allocNow(region: RegionKind, size: number, options: AllocOptions = {}): HwBuffer {
     const req = this.#check(region, size, options);
+    this.#rt.alloc(options.gfp ?? 'GFP_NOWAIT', MEM_ALLOC_SITE);
     const buf = this.#tryAlloc(req.region, size, req.align, req.name);
     if (buf === null) this.#noSpace(req.region, size, req.align, false);
     return buf;
@@ -110,7 +122,7 @@ export class DeviceMemory {
    */
   async alloc(region: RegionKind, size: number, options: AllocOptions = {}): Promise<HwBuffer> {
     const req = this.#check(region, size, options);
-    this.#rt.mightSleep('hw-sim memory alloc (may evict)');
+    this.#rt.alloc(options.gfp ?? 'GFP_KERNEL', MEM_ALLOC_SITE);
     const r = this.#regions[req.region];
     for (;;) {
       const buf = this.#tryAlloc(req.region, size, req.align, req.name);

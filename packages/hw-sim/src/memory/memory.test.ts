@@ -64,6 +64,33 @@ describe('DeviceMemory', () => {
     expect(a.populated).toBe(true);
   });
 
+  it('maps buffers as IosysMap views (I/O memory for vram), sharing the backing store', () => {
+    const m = mem();
+    const a = m.allocNow('vram', 4096);
+    const b = m.allocNow('system', 4096);
+    const map = a.map();
+    map.wr(8, 'u64', 0xabcdefn);
+    expect(a.read64(8)).toBe(0xabcdefn);
+    a.write32(16, 7);
+    expect(map.rd(16, 'u32')).toBe(7);
+    expect(map.isIomem).toBe(true);
+    expect(b.map().isIomem).toBe(false);
+    expect(code(() => a.map({ readonly: true }).wr(0, 'u32', 1))).toBe('EACCES');
+    a.free();
+    expect(code(() => a.map())).toBe('EFAULT');
+  });
+
+  it('goes through the runtime allocation hook: fault injection fails it with ENOMEM, nothing allocated', () => {
+    const rt2 = new Runtime();
+    const m = new DeviceMemory(rt2, 'gpu', { vram: 64 * 1024 });
+    rt2.faults.failAlloc({ site: 'hw_sim_mem_alloc', nth: 2 });
+    m.allocNow('vram', 4096);
+    expect(code(() => m.allocNow('vram', 4096))).toBe('ENOMEM');
+    expect(m.region('vram').allocator.count).toBe(1);
+    m.allocNow('vram', 4096);
+    expect(m.region('vram').allocator.count).toBe(2);
+  });
+
   it('fails with ENOSPC in vram and ENOMEM in system memory, changing nothing', () => {
     const m = mem();
     m.allocNow('vram', 60 * 1024);
