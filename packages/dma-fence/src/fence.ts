@@ -159,7 +159,7 @@ function inactiveError(f: DmaFence, who: string): DepError {
 
 /**
  * `struct dma_fence`: the issuer's handle, which can signal. Share it as the read-only
- * {@link Fence} view ({@link publish}).
+ * {@link Fence} view ({@link DmaFence.publish}).
  *
  * Semantics are the kernel's (kernel-api.md A1 and B): signalling is idempotent and runs
  * the callbacks synchronously, in FIFO order, under the fence lock, in atomic context;
@@ -190,12 +190,12 @@ export class DmaFence implements Fence {
    * @internal The kernel's `cb_list`/`timestamp` union: until signalled, the 2nd and later
    * callbacks as `(fn, arg)` pairs (or null); once signalled, the timestamp.
    */
-  declare _rest: CbList | number | null;
+  declare _rest: unknown[] | number | null;
 
   /**
    * `dma_fence_init(fence, ops, NULL, context, seqno)` when `ops` is given (options pick
    * `init64`, INACTIVE, the runtime); without arguments, an uninitialized fence for
-   * {@link init} later.
+   * {@link DmaFence.init} later.
    */
   constructor(ops?: DmaFenceOps<never>, context?: bigint, seqno?: bigint, options?: FenceInitOptions) {
     if (ops === undefined) {
@@ -244,13 +244,13 @@ export class DmaFence implements Fence {
     return this;
   }
 
-  /** `dma_fence_init64()`: like {@link init} with the plain 64-bit seqno compare. */
+  /** `dma_fence_init64()`: like {@link DmaFence.init} with the plain 64-bit seqno compare. */
   init64(ops: DmaFenceOps<never>, context: bigint, seqno: bigint, options?: FenceInitOptions): this {
     this.#init(ops, context, seqno, { ...options, seqno64: true }, 'dma_fence_init64');
     return this;
   }
 
-  /** `dma_fence_init_inactive()` (rfc-designs E.2): like {@link init}, starting INACTIVE. */
+  /** `dma_fence_init_inactive()` (rfc-designs E.2): like {@link DmaFence.init}, starting INACTIVE. */
   initInactive(ops: DmaFenceOps<never>, context: bigint, seqno: bigint, options?: FenceInitOptions): this {
     this.#init(ops, context, seqno, { ...options, inactive: true }, 'dma_fence_init_inactive');
     return this;
@@ -314,7 +314,7 @@ export class DmaFence implements Fence {
     return this._refcount;
   }
 
-  /** True once {@link publish} handed out the view (tracked in checked mode only). */
+  /** True once {@link DmaFence.publish} handed out the view (tracked in checked mode only). */
   get published(): boolean {
     return (this._flags & F_PUBLISHED) !== 0;
   }

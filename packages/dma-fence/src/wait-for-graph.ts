@@ -18,7 +18,7 @@ import { DmaFence, type Fence } from './fence.js';
 import { F_CHECKED, F_PUBLISHED, F_SIGNALED, F_WFG } from './flags.js';
 import { fenceLabel } from './locking.js';
 
-/** A declared "waiter waits on waitee" edge; {@link remove} drops it. */
+/** A declared "waiter waits on waitee" edge; {@link FenceWait.remove} drops it. */
 export interface FenceWait {
   /** The fence whose completion waits (null on the no-op handle of checks `off`). */
   readonly waiter: Fence | null;

@@ -127,7 +127,7 @@ function wakeAny(_fence: Fence, st: AnyWait): void {
 
 /** Result of {@link waitAnyTimeout}. */
 export interface WaitAnyResult {
-  /** As {@link fenceWaitTimeout}: remaining ms (> 0), 0 on timeout, -ERESTARTSYS, -EINVAL. */
+  /** As `waitTimeout`: remaining ms (> 0), 0 on timeout, -ERESTARTSYS, -EINVAL. */
   readonly ret: number;
   /** Index of the first signalled fence found (meaningful when `ret > 0`), else -1. */
   readonly index: number;
