@@ -6,10 +6,10 @@ import { DepError, GFP_KERNEL, getDefaultRuntime, type Runtime } from '@dep/kern
 import { isDmaFenceChain } from './chain.js';
 import { asFence, DmaFence, type Fence, type FenceInitOptions } from './fence.js';
 import type { DmaFenceOps } from './fence-ops.js';
-import { F_CHECKED, F_ENABLE_SIGNAL, F_INITIALIZED, F_SIGNALED } from './flags.js';
+import { F_CHECKED, F_ENABLE_SIGNAL, F_INACTIVE, F_INITIALIZED, F_SIGNALED } from './flags.js';
 import { assertActive } from './inactive.js';
 import { fenceLabel } from './locking.js';
-import { checkU64 } from './seqno.js';
+import { checkU64, isU64 } from './seqno.js';
 import { fenceWaitsOn } from './wait-for-graph.js';
 
 /** Lockdep class of an array's lock (`spin_lock_init(&array->lock)` in the kernel). */
@@ -29,17 +29,20 @@ export interface DmaFenceArrayOptions {
 
 /** `to_dma_fence_array()`: the array, or null if `fence` is not one. */
 export function toDmaFenceArray(fence: Fence | null | undefined): DmaFenceArray | null {
-  return fence instanceof DmaFenceArray ? fence : null;
+  return isDmaFenceArray(fence) ? fence : null;
 }
 
-/** `dma_fence_is_array()`. */
+/**
+ * `dma_fence_is_array()`: compares the ops, as the kernel does (an initialized
+ * `DmaFenceArray`; array ops are never detached, they have `release`).
+ */
 export function isDmaFenceArray(fence: Fence | null | undefined): fence is DmaFenceArray {
-  return fence instanceof DmaFenceArray;
+  return fence != null && (fence as DmaFence)._ops === arrayOps;
 }
 
 /** `dma_fence_is_container()`: an array or a chain node. */
 export function isDmaFenceContainer(fence: Fence | null | undefined): boolean {
-  return fence instanceof DmaFenceArray || isDmaFenceChain(fence);
+  return isDmaFenceArray(fence) || isDmaFenceChain(fence);
 }
 
 /**
@@ -52,13 +55,20 @@ function setPendingError(array: DmaFenceArray, error: number): void {
 
 /** `dma_fence_array_cb_func()`: a member signalled (under its lock). */
 function arrayCbFunc(f: Fence, array: DmaFenceArray): void {
-  setPendingError(array, f.error);
-  if (--array._numPending === 0) array.runtime.queueIrq(() => arrayIrqWork(array));
-  else array.put();
+  const error = (f as DmaFence)._error;
+  if (error !== 0) setPendingError(array, error);
+  if (--array._numPending === 0) {
+    // irq_work_queue(): rt.queueIrq(), without a closure per array.
+    const rt = array.runtime;
+    rt.executor.schedule(0, rt.irqFrame, arrayIrqWork, array, false);
+  } else {
+    array.put();
+  }
 }
 
 /** `irq_dma_fence_array_work()`: signal outside any member's lock, drop the callback's reference. */
-function arrayIrqWork(array: DmaFenceArray): void {
+function arrayIrqWork(arg: unknown): void {
+  const array = arg as DmaFenceArray;
   array.signal();
   array.put();
 }
@@ -74,7 +84,7 @@ function arrayEnableSignaling(array: DmaFenceArray): boolean {
     const f = fences[i]!;
     array.get();
     if (!f.addCallback(arrayCbFunc, array)) {
-      setPendingError(array, f.error);
+      setPendingError(array, f._error);
       array.put();
       if (--array._numPending === 0) return false;
     }
@@ -118,6 +128,21 @@ const arrayOps: DmaFenceOps<DmaFenceArray> = {
 
 const EMPTY: readonly DmaFence[] = Object.freeze([]);
 
+/**
+ * The fence init options of an array of `rt`: one object per runtime, reused (no
+ * allocation per array). The lock class matters to lockdep only, so with checks `off` it
+ * is left out and the fence constructor takes its fast path.
+ */
+let lastRuntime: Runtime | null = null;
+let lastInitOptions: FenceInitOptions | null = null;
+function initOptions(rt: Runtime): FenceInitOptions {
+  if (rt !== lastRuntime || lastInitOptions === null) {
+    lastInitOptions = Object.freeze(rt.checks === 'off' ? { runtime: rt } : { runtime: rt, lockClass: ARRAY_LOCK_CLASS });
+    lastRuntime = rt;
+  }
+  return lastInitOptions;
+}
+
 function notAnArrayMethod(who: string): DepError {
   return new DepError('EINVAL', `${who}() on a DmaFenceArray: an array is initialized by initArray(fences, context, seqno) (dma_fence_array_init), not as a plain fence`);
 }
@@ -150,11 +175,12 @@ export class DmaFenceArray extends DmaFence {
   declare _allocRuntime: Runtime | null;
 
   /**
-   * An uninitialized array. Prefer {@link DmaFenceArray.alloc} / {@link create}, which call
-   * the runtime's allocation hook as the kernel allocates.
+   * Private: arrays come from {@link DmaFenceArray.alloc} (uninitialized) or
+   * {@link DmaFenceArray.create} (initialized here, through the fence constructor's fast
+   * path), both behind the runtime's allocation hook.
    */
-  constructor() {
-    super();
+  private constructor(context?: bigint, seqno?: bigint, options?: FenceInitOptions) {
+    super(context === undefined ? undefined : arrayOps, context, seqno, options);
     this._fences = EMPTY;
     this._numPending = 0;
     this._capacity = Infinity;
@@ -184,7 +210,10 @@ export class DmaFenceArray extends DmaFence {
    */
   static create(fences: readonly Fence[], context: bigint, seqno: bigint, options?: DmaFenceArrayOptions): DmaFenceArray {
     const rt = checkArrayArgs(fences, context, seqno, options, Infinity, 'dma_fence_array_create');
-    return DmaFenceArray.alloc(fences.length, rt).initArray(fences, context, seqno, options);
+    rt.alloc(GFP_KERNEL, 'dma_fence_array_alloc');
+    const array = new DmaFenceArray(context, seqno, initOptions(rt));
+    array._capacity = fences.length;
+    return array.#arm(fences as readonly DmaFence[], options);
   }
 
   /**
@@ -206,11 +235,14 @@ export class DmaFenceArray extends DmaFence {
       throw new DepError('EBUSY', `${who}: array ${fenceLabel(this)} is already initialized; allocate a new array`);
     }
     const rt = checkArrayArgs(fences, context, seqno, options, this._capacity, who, this._allocRuntime);
-    const members = fences as readonly DmaFence[];
+    super.init(arrayOps, context, seqno, initOptions(rt));
+    return this.#arm(fences as readonly DmaFence[], options);
+  }
+
+  /** The array part of `dma_fence_array_init()`, on validated arguments, after the fence's init. */
+  #arm(members: readonly DmaFence[], options: DmaFenceArrayOptions | undefined): this {
     this._fences = members;
     this._numPending = options?.signalOnAny === true ? 1 : members.length;
-    const initOptions: FenceInitOptions = { runtime: rt, lockClass: ARRAY_LOCK_CLASS };
-    super.init(arrayOps, context, seqno, initOptions);
     if ((this._flags & F_CHECKED) !== 0) {
       if (!Object.isFrozen(members)) Object.freeze(members);
       for (let i = 0; i < members.length; i++) fenceWaitsOn(this, members[i]!, `dma_fence_array member ${i}`);
@@ -303,24 +335,40 @@ function checkArrayArgs(
   if (n > capacity) {
     throw new DepError('EINVAL', `${who}: ${n} fences but the array was allocated for ${capacity}; pass the count to DmaFenceArray.alloc()`);
   }
-  checkU64(context, 'context', who);
-  checkU64(seqno, 'seqno', who);
+  // Types always; the u64 range in checked mode only (bigint compares are calls), as the
+  // fence constructor does.
+  if (typeof context !== 'bigint' || typeof seqno !== 'bigint' || (rt.checks !== 'off' && !(isU64(context) && isU64(seqno)))) {
+    checkU64(context, 'context', who);
+    checkU64(seqno, 'seqno', who);
+  }
   for (let i = 0; i < n; i++) {
-    const f: unknown = fences[i];
-    if (!(f instanceof DmaFence)) {
-      throw new DepError('EINVAL', `${who}: member ${i} is not a fence (got ${f === null ? 'null' : typeof f}); pass DmaFence objects or their Fence views`);
-    }
-    if (f.runtime !== rt) {
-      throw new DepError('EINVAL', `${who}: member ${i} (${fenceLabel(f)}) belongs to another runtime; every member must be of the array's runtime`);
-    }
-    assertActive(f, `${who} (member ${i})`);
-    if (f instanceof DmaFenceArray || isDmaFenceChain(f)) {
-      rt.reports.warnOn(true, `${who}: member ${i} (${fenceLabel(f)}) is itself a container: dma_fence_array must be flat`, [
-        'nested containers recurse (and overflow the kernel stack) on every operation',
-        'flatten the fences with unwrapMerge() and pass the leaves',
-      ]);
-      throw new DepError('EINVAL', `${who}: member ${i} (${fenceLabel(f)}) is a ${f instanceof DmaFenceArray ? 'dma_fence_array' : 'dma_fence_chain'}; arrays must be flat: use unwrapMerge() to combine containers`);
-    }
+    const f = fences[i] as DmaFence;
+    // Fast path: an initialized, active, non-container fence of this runtime. Anything
+    // else takes the diagnostic path below.
+    if (f != null && f.runtime === rt && (f._flags & (F_INITIALIZED | F_INACTIVE)) === F_INITIALIZED && f._ops !== arrayOps && !isDmaFenceChain(f)) continue;
+    checkMember(f, i, rt, who);
   }
   return rt;
+}
+
+/** Why member `i` is not acceptable: throws (after a WARN for a container). */
+function checkMember(m: unknown, i: number, rt: Runtime, who: string): void {
+  if (!(m instanceof DmaFence)) {
+    throw new DepError('EINVAL', `${who}: member ${i} is not a fence (got ${m === null ? 'null' : typeof m}); pass DmaFence objects or their Fence views`);
+  }
+  const f = m;
+  if ((f._flags & F_INITIALIZED) === 0) {
+    throw new DepError('EINVAL', `${who}: member ${i} was never initialized; init() it before putting it in an array`);
+  }
+  if (f.runtime !== rt) {
+    throw new DepError('EINVAL', `${who}: member ${i} (${fenceLabel(f)}) belongs to another runtime; every member must be of the array's runtime`);
+  }
+  assertActive(f, `${who} (member ${i})`);
+  if (isDmaFenceArray(f) || isDmaFenceChain(f)) {
+    rt.reports.warnOn(true, `${who}: member ${i} (${fenceLabel(f)}) is itself a container: dma_fence_array must be flat`, [
+      'nested containers recurse (and overflow the kernel stack) on every operation',
+      'flatten the fences with unwrapMerge() and pass the leaves',
+    ]);
+    throw new DepError('EINVAL', `${who}: member ${i} (${fenceLabel(f)}) is a ${isDmaFenceArray(f) ? 'dma_fence_array' : 'dma_fence_chain'}; arrays must be flat: use unwrapMerge() to combine containers`);
+  }
 }

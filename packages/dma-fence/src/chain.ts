@@ -45,12 +45,15 @@ export type FindSeqnoResult =
 
 /** `to_dma_fence_chain()`: the chain node, or null if `fence` is not one. */
 export function toDmaFenceChain(fence: Fence | null | undefined): DmaFenceChain | null {
-  return fence instanceof DmaFenceChain ? fence : null;
+  return isDmaFenceChain(fence) ? fence : null;
 }
 
-/** `dma_fence_is_chain()`. */
+/**
+ * `dma_fence_is_chain()`: compares the ops, as the kernel does (an initialized
+ * `DmaFenceChain`; chain ops are never detached, they have `release`).
+ */
 export function isDmaFenceChain(fence: Fence | null | undefined): fence is DmaFenceChain {
-  return fence instanceof DmaFenceChain;
+  return fence != null && (fence as DmaFence)._ops === chainOps;
 }
 
 /** `dma_fence_chain_get_prev()`: a new reference to the previous node, or null. */
@@ -400,7 +403,7 @@ function checkChainArgs(prev: Fence | null, f: DmaFence, seqno: unknown, rt: Run
   }
   assertActive(f, who);
   if (prev !== null) assertActive(prev, who);
-  if (f instanceof DmaFenceChain) {
+  if (isDmaFenceChain(f)) {
     rt.reports.warnOn(true, `${who}: the contained fence ${fenceLabel(f)} is itself a chain node: chains nest only through prev`, [
       'flatten the fences into a dma_fence_array (unwrapMerge) and chain that instead',
     ]);
