@@ -169,7 +169,7 @@ export class DmaFenceArray extends DmaFence {
   declare _fences: readonly DmaFence[];
   /** @internal `atomic_t num_pending`. */
   declare _numPending: number;
-  /** @internal Callback slots allocated by {@link alloc}. */
+  /** @internal Callback slots allocated by {@link DmaFenceArray.alloc}. */
   declare _capacity: number;
   /** @internal Runtime the array was allocated on. */
   declare _allocRuntime: Runtime | null;
@@ -204,8 +204,8 @@ export class DmaFenceArray extends DmaFence {
   }
 
   /**
-   * `dma_fence_array_create(num_fences, fences, context, seqno)`: {@link alloc} +
-   * {@link initArray}. Input is validated before allocating, so a failure (EINVAL, or
+   * `dma_fence_array_create(num_fences, fences, context, seqno)`: {@link DmaFenceArray.alloc} +
+   * {@link DmaFenceArray.initArray}. Input is validated before allocating, so a failure (EINVAL, or
    * ENOMEM from fault injection) changes nothing and the caller keeps its references.
    */
   static create(fences: readonly Fence[], context: bigint, seqno: bigint, options?: DmaFenceArrayOptions): DmaFenceArray {
@@ -224,7 +224,7 @@ export class DmaFenceArray extends DmaFence {
    * Rejects with `DepError('EINVAL')`, changing nothing: an empty list or a non-fence
    * member (the kernel WARNs), a member that is an array or chain (WARN, then EINVAL: arrays
    * must be flat — flatten with `unwrapMerge`), an INACTIVE member (rfc-designs E.2), members
-   * of another runtime, more members than {@link alloc} made room for, a context or seqno
+   * of another runtime, more members than {@link DmaFenceArray.alloc} made room for, a context or seqno
    * that is not a u64 bigint. EBUSY if already initialized.
    *
    * In checked mode it declares the wait-for edge "array waits on member" for each member.
@@ -250,17 +250,17 @@ export class DmaFenceArray extends DmaFence {
     return this;
   }
 
-  /** Not for arrays: use {@link initArray}. Throws EINVAL. */
+  /** Not for arrays: use {@link DmaFenceArray.initArray}. Throws EINVAL. */
   override init(_ops: DmaFenceOps<never>, _context: bigint, _seqno: bigint, _options?: FenceInitOptions): this {
     throw notAnArrayMethod('init');
   }
 
-  /** Not for arrays: use {@link initArray}. Throws EINVAL. */
+  /** Not for arrays: use {@link DmaFenceArray.initArray}. Throws EINVAL. */
   override init64(_ops: DmaFenceOps<never>, _context: bigint, _seqno: bigint, _options?: FenceInitOptions): this {
     throw notAnArrayMethod('init64');
   }
 
-  /** Not for arrays: use {@link initArray}. Throws EINVAL. */
+  /** Not for arrays: use {@link DmaFenceArray.initArray}. Throws EINVAL. */
   override initInactive(_ops: DmaFenceOps<never>, _context: bigint, _seqno: bigint, _options?: FenceInitOptions): this {
     throw notAnArrayMethod('initInactive');
   }

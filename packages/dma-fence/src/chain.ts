@@ -150,7 +150,7 @@ function notAChainMethod(who: string): DepError {
 /**
  * `struct dma_fence_chain`: a timeline point. Make one with {@link DmaFenceChain.alloc}
  * (the allocation hook, `dma_fence_chain_alloc`) and {@link DmaFenceChain.initChain}
- * (`dma_fence_chain_init`, which cannot fail on valid input), or {@link create} for both.
+ * (`dma_fence_chain_init`, which cannot fail on valid input), or {@link DmaFenceChain.create} for both.
  *
  * Semantics (kernel-api.md A3, B15, B16):
  * - a node completes only when its contained fence and every earlier one have signalled;
@@ -158,7 +158,7 @@ function notAChainMethod(who: string): DepError {
  *   irq_work (`rt.queueIrq`), never recursively under a fence lock;
  * - `isSignaled()` walks the chain (the `signaled` op), so it can answer before the
  *   deferred signal has run;
- * - {@link walk} and {@link findSeqno} garbage-collect signalled predecessors;
+ * - {@link DmaFenceChain.walk} and {@link DmaFenceChain.findSeqno} garbage-collect signalled predecessors;
  * - release unlinks predecessors iteratively (no recursion on long chains);
  * - deadlines are forwarded to every contained fence; names "dma_fence_chain"/"unbound";
  *   the node is initialized with `init64` (plain 64-bit seqno compare).
@@ -189,7 +189,7 @@ export class DmaFenceChain extends DmaFence {
    * `dma_fence_chain_alloc()`: allocate an uninitialized node (GFP_KERNEL through
    * `rt.alloc`, site `dma_fence_chain_alloc`). Throws `DepError('ENOMEM')` under fault
    * injection, changing nothing. Process or worker context (may sleep); preallocate before
-   * a signalling section and {@link initChain} inside it.
+   * a signalling section and {@link DmaFenceChain.initChain} inside it.
    */
   static alloc(runtime: Runtime = getDefaultRuntime()): DmaFenceChain {
     runtime.alloc(GFP_KERNEL, 'dma_fence_chain_alloc');
@@ -199,7 +199,7 @@ export class DmaFenceChain extends DmaFence {
   }
 
   /**
-   * {@link alloc} + {@link initChain} on the contained fence's runtime. Takes ownership of
+   * {@link DmaFenceChain.alloc} + {@link DmaFenceChain.initChain} on the contained fence's runtime. Takes ownership of
    * the references to `prev` and `fence` (get() them first to keep yours).
    */
   static create(prev: Fence | null, fence: Fence, seqno: bigint, options?: DmaFenceChainInitOptions): DmaFenceChain {
@@ -213,7 +213,7 @@ export class DmaFenceChain extends DmaFence {
    * `dma_fence_chain_init(chain, prev, fence, seqno)`: takes ownership of the references
    * to `prev` (may be null) and `fence`. If `prev` is a chain node and `seqno` is later
    * than its seqno (in prev's 64-bit mode) the node joins prev's context and records
-   * {@link prevSeqno}; otherwise it gets a new context and seqno `max(prev.seqno, seqno)`.
+   * {@link DmaFenceChain.prevSeqno}; otherwise it gets a new context and seqno `max(prev.seqno, seqno)`.
    * Initialized with `init64`. Never allocates; any context.
    *
    * Rejects with `DepError('EINVAL')`, changing nothing: a non-fence, a seqno that is not a
@@ -262,17 +262,17 @@ export class DmaFenceChain extends DmaFence {
     return this;
   }
 
-  /** Not for chain nodes: use {@link initChain}. Throws EINVAL. */
+  /** Not for chain nodes: use {@link DmaFenceChain.initChain}. Throws EINVAL. */
   override init(_ops: DmaFenceOps<never>, _context: bigint, _seqno: bigint, _options?: FenceInitOptions): this {
     throw notAChainMethod('init');
   }
 
-  /** Not for chain nodes: use {@link initChain}. Throws EINVAL. */
+  /** Not for chain nodes: use {@link DmaFenceChain.initChain}. Throws EINVAL. */
   override init64(_ops: DmaFenceOps<never>, _context: bigint, _seqno: bigint, _options?: FenceInitOptions): this {
     throw notAChainMethod('init64');
   }
 
-  /** Not for chain nodes: use {@link initChain}. Throws EINVAL. */
+  /** Not for chain nodes: use {@link DmaFenceChain.initChain}. Throws EINVAL. */
   override initInactive(_ops: DmaFenceOps<never>, _context: bigint, _seqno: bigint, _options?: FenceInitOptions): this {
     throw notAChainMethod('initInactive');
   }
@@ -347,7 +347,7 @@ export class DmaFenceChain extends DmaFence {
 
   /**
    * `dma_fence_chain_for_each(iter, head)`: iterate from `head` back along the chain with
-   * {@link walk} (so signalled predecessors are garbage-collected). The iterator holds a
+   * {@link DmaFenceChain.walk} (so signalled predecessors are garbage-collected). The iterator holds a
    * reference to the node it yields until the next step; breaking out of the loop puts it
    * (the kernel leaves that put to the caller).
    */

@@ -85,7 +85,7 @@ function syncFileCb(_f: Fence, file: SyncFile): void {
 
 /**
  * `struct sync_file`. {@link SyncFile.create} wraps a fence (taking its own reference);
- * {@link close} is the file's release. Every method of a closed file throws EBADF.
+ * {@link SyncFile.close} is the file's release. Every method of a closed file throws EBADF.
  */
 export class SyncFile {
   readonly runtime: Runtime;
@@ -123,7 +123,7 @@ export class SyncFile {
     return this.#check('sync_file->fence');
   }
 
-  /** True once {@link close} ran. */
+  /** True once {@link SyncFile.close} ran. */
   get closed(): boolean {
     return this.#closed;
   }

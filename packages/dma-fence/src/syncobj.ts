@@ -129,13 +129,13 @@ function checkTimeout(timeout: unknown, who: string): number {
 
 /**
  * `struct drm_syncobj`: a fence pointer that may be null. Reference counted
- * ({@link get}/{@link put}, `drm_syncobj_get/put`); the last put drops the fence.
+ * ({@link Syncobj.get}/{@link Syncobj.put}, `drm_syncobj_get/put`); the last put drops the fence.
  *
- * - Binary use: {@link replaceFence}, {@link signal}, {@link reset}, {@link findFence}
+ * - Binary use: {@link Syncobj.replaceFence}, {@link Syncobj.signal}, {@link Syncobj.reset}, {@link Syncobj.findFence}
  *   with point 0.
- * - Timeline use: {@link addPoint} wraps each fence in a `DmaFenceChain` node on top of
- *   the current one; {@link findFence}(point) finds the node that signals it (the stub if
- *   it has signalled and was garbage-collected); {@link query} reads the last signalled
+ * - Timeline use: {@link Syncobj.addPoint} wraps each fence in a `DmaFenceChain` node on top of
+ *   the current one; {@link Syncobj.findFence}(point) finds the node that signals it (the stub if
+ *   it has signalled and was garbage-collected); {@link Syncobj.query} reads the last signalled
  *   point.
  * - Waiting for a fence to be submitted (WAIT_FOR_SUBMIT) and for a point to exist
  *   (WAIT_AVAILABLE) sleep on the runtime; they wake at the instant a fence is installed.
@@ -505,9 +505,9 @@ export class Syncobj {
 
   /**
    * `DRM_IOCTL_SYNCOBJ_TRANSFER`: take the fence of `src` at `srcPoint`
-   * ({@link findFence} with `flags`, so WAIT_FOR_SUBMIT may wait) and install it in `dst`:
+   * ({@link Syncobj.findFence} with `flags`, so WAIT_FOR_SUBMIT may wait) and install it in `dst`:
    * as point `dstPoint` (the fence flattened with `unwrapMerge` first, then
-   * {@link addPoint}), or, for `dstPoint == 0`, as the binary fence ({@link replaceFence}).
+   * {@link Syncobj.addPoint}), or, for `dstPoint == 0`, as the binary fence ({@link Syncobj.replaceFence}).
    * Errors as `findFence`; ENOMEM (merge, chain allocation) changes nothing in `dst`.
    */
   static async transfer(src: Syncobj, srcPoint: bigint, dst: Syncobj, dstPoint: bigint, flags = 0): Promise<void> {
@@ -701,7 +701,7 @@ export class Syncobj {
 
   /**
    * `DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE`: install the sync_file's fence as
-   * `point` ({@link addPoint}) or, for point 0, as the binary fence.
+   * `point` ({@link Syncobj.addPoint}) or, for point 0, as the binary fence.
    */
   importSyncFile(file: SyncFile, point = 0n): void {
     const who = 'drm_syncobj_import_sync_file_fence';
