@@ -109,6 +109,7 @@ export class GucFirmware {
       if (g === undefined) return;
       this.#sched.whenOff(g, () => {
         this.#sched.dequeue(g);
+        this.#dev.cs.kill(g.hw); // drops a pending semaphore watch
         this.#ctxs.delete(id);
         this.#host.delete(id);
         this.#g2h({ type: 'deregister-done', ctxId: id });

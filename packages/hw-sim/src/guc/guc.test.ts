@@ -156,6 +156,20 @@ describe('GuC-like firmware', () => {
     expect(dev.fw.contextInfo(4)!.state).toBe('idle');
   });
 
+  it('a context deregistered while blocked on a semaphore is not woken by a later write', async () => {
+    const { rt, sink, dev, seq } = setup({ h2gLatencyMs: 0, g2hLatencyMs: 0 });
+    start(dev, 1, [{ op: 'semaphoreWait', addr: seq.addr, value: 1n }, { op: 'interrupt' }]);
+    await rt.runUntilIdle();
+    expect(dev.fw.contextInfo(1)!.state).toBe('blocked');
+    dev.fw.disableScheduling(1);
+    dev.fw.deregisterContext(1);
+    await rt.runUntilIdle();
+    dev.memory.write64(seq.addr, 1n);
+    await rt.runUntilIdle();
+    expect(sink.records.filter((r) => r.name === 'hw:semaphore').map((r) => (r.args as { state: string }).state)).toEqual(['block']);
+    expect(dev.fw.contextIds()).toEqual([]);
+  });
+
   it('writes the ring read pointer with a protected fence and a user fence value', async () => {
     const { rt, dev, seq } = setup();
     const ring = start(dev, 1, [{ op: 'batch', units: 1 }, { op: 'userFenceWrite', addr: seq.addr + 64, value: 0xfeedn }, { op: 'protectedFence', addr: seq.addr + 72 }]);
