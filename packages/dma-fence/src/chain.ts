@@ -100,12 +100,15 @@ function chainEnableSignaling(head: DmaFenceChain): boolean {
 
 /** `dma_fence_chain_cb()`: under the contained fence's lock; re-arm through irq_work. */
 function chainCb(f: Fence, chain: DmaFenceChain): void {
-  chain.runtime.queueIrq(() => chainIrqWork(chain));
+  // irq_work_queue(): rt.queueIrq(), without a closure per node.
+  const rt = chain.runtime;
+  rt.executor.schedule(0, rt.irqFrame, chainIrqWork, chain, false);
   f.put();
 }
 
 /** `dma_fence_chain_irq_work()`: re-arm on the next unsignalled fence, or signal. */
-function chainIrqWork(chain: DmaFenceChain): void {
+function chainIrqWork(arg: unknown): void {
+  const chain = arg as DmaFenceChain;
   if (!chainEnableSignaling(chain)) chain.signal();
   chain.put();
 }

@@ -423,6 +423,7 @@ export class Syncobj {
 
   /** `syncobj_wait_syncobj_func()` for every waiter, under the lock. */
   #wakeWaiters(): void {
+    if (this.#cbList.size === 0) return;
     for (const entry of [...this.#cbList]) {
       const fence = this.#fence === null ? null : this.#fence.get();
       if (fence === null) continue;
