@@ -95,7 +95,7 @@ export class HwFaultRule {
  *
  * The runtime's generic injector is consulted at the same points, so rules armed there
  * work too: `rt.faults.add('hw-hang', { site: 'guc1' })`, `'hw-stall'` (stalls for
- * {@link genericStallMs}) and `'hw-fw-error'` (fails with EIO), with the same sites.
+ * {@link FaultPlan.genericStallMs}) and `'hw-fw-error'` (fails with EIO), with the same sites.
  * Those draw probabilities from `rt.random()`; rules added here draw from the device's
  * own stream (ADR 0106).
  */

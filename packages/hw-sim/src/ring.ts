@@ -31,8 +31,8 @@ type Slot<T> = T | typeof TOMBSTONE | undefined;
  * slot wasted). Items are objects, not encoded bytes (ADR 0102); each takes
  * `sizeOf(item)` slots, so space accounting and wrap behave as in a byte ring.
  *
- * The producer (driver) {@link write}s; the consumer (firmware/engine) {@link peek}s and
- * {@link pop}s. A write is all-or-nothing: `ENOSPC` when the items do not fit.
+ * The producer (driver) {@link Ring.write}s; the consumer (firmware/engine) {@link Ring.peek}s and
+ * {@link Ring.pop}s. A write is all-or-nothing: `ENOSPC` when the items do not fit.
  */
 export class Ring<T> {
   /** Size in slots (a power of two). */

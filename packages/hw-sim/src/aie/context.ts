@@ -15,7 +15,7 @@ export interface AieExec {
 /**
  * An NPU hardware context: a contiguous column partition and a mailbox channel. Send
  * work with `mailbox.send(msg, handler)`; the firmware runs one message at a time on the
- * context's columns and answers each. {@link destroy} aborts everything pending (each
+ * context's columns and answers each. {@link AieHwContext.destroy} aborts everything pending (each
  * handler gets an `aborted`, no-data response) and frees the columns.
  */
 export class AieHwContext {

@@ -7,7 +7,7 @@ import type { AieConfig, AieIrq } from './types.js';
 
 /**
  * An NPU with AIE-like firmware (amdxdna): one `npu` engine per column (`col0` …), the
- * firmware at {@link fw}. Message responses go to each message's handler; the device
+ * firmware at {@link AieDevice.fw}. Message responses go to each message's handler; the device
  * interrupt line additionally reports `mailbox` (per drain) and `device-lost`.
  */
 export class AieDevice extends Device<AieIrq> {

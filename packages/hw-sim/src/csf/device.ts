@@ -7,7 +7,7 @@ import type { CsfConfig, CsfIrq } from './types.js';
 
 /**
  * A GPU with CSF-like firmware (panthor): `slots × maxQueuesPerGroup` command-stream
- * engines named `csg<slot>.cs<queue>`, the firmware at {@link fw}. Interrupts:
+ * engines named `csg<slot>.cs<queue>`, the firmware at {@link CsfDevice.fw}. Interrupts:
  * `sync-update`, `user-interrupt`, `group-fault`, `device-lost`.
  */
 export class CsfDevice extends Device<CsfIrq> {

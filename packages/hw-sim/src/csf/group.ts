@@ -44,7 +44,7 @@ export class CsfQueue {
 /**
  * A CSF scheduling group (CSG): a priority and its queues. The firmware puts it in a
  * slot when it has work and wins the slot rotation; its queues run only while it is
- * resident. {@link doorbell} after writing a queue's ring.
+ * resident. {@link CsfGroup.doorbell} after writing a queue's ring.
  */
 export class CsfGroup {
   readonly id: number;
@@ -118,7 +118,7 @@ export class CsfGroup {
     this.sched.doorbell(this, queue);
   }
 
-  /** Suspend: evict from its slot (saving state) and keep it out until {@link resume}. Sleeps. */
+  /** Suspend: evict from its slot (saving state) and keep it out until {@link CsfGroup.resume}. Sleeps. */
   suspend(): Promise<void> {
     return this.sched.suspendGroup(this);
   }

@@ -9,7 +9,7 @@ const GPU_CLASSES: readonly EngineClass[] = ['render', 'compute', 'copy', 'video
 
 /**
  * A GPU with GuC-like firmware (xe): engines of the four GPU classes, the GuC at
- * {@link fw}. Interrupts: `g2h` replies and notifications, `user-interrupt` from ring
+ * {@link GucDevice.fw}. Interrupts: `g2h` replies and notifications, `user-interrupt` from ring
  * commands, `device-lost`.
  */
 export class GucDevice extends Device<GucIrq> {

@@ -41,7 +41,7 @@ interface H2g {
  * host's pool) are registered with a ring and policies, scheduling is enabled/disabled
  * asynchronously (`sched-done` replies), deregistration is answered by
  * `deregister-done`; `submit` tells the GuC the ring's tail moved. The engine scheduler
- * ({@link GucScheduler}) does priorities, timeslicing, preemption with a context-save
+ * (the GuC scheduler) does priorities, timeslicing, preemption with a context-save
  * latency and minimum run period, engine resets on preemption timeout, and keeps each
  * context's running-time counter.
  *

@@ -6,9 +6,9 @@ import type { AllocatedRange } from './range-allocator.js';
 /**
  * A buffer in device or system memory: an address range of the device's address space
  * with a backing store (allocated on first access, so large simulated buffers that are
- * never touched cost nothing). CPU access goes through {@link read64}/{@link write64} and
+ * never touched cost nothing). CPU access goes through {@link HwBuffer.read64}/{@link HwBuffer.write64} and
  * friends, which the device's memory controller sees (semaphore waits on the address
- * re-evaluate), or through an `IosysMap` from {@link map} (the kernel's `iosys_map`: I/O
+ * re-evaluate), or through an `IosysMap` from {@link HwBuffer.map} (the kernel's `iosys_map`: I/O
  * memory for `vram`, system memory otherwise); after writing through a map, call
  * `memory.notifyWrite(addr)` if a semaphore might wait on what was written.
  */
@@ -34,7 +34,7 @@ export class HwBuffer {
     this.name = name;
   }
 
-  /** True once {@link free} ran. */
+  /** True once {@link HwBuffer.free} ran. */
   get freed(): boolean {
     return this.#freed;
   }
@@ -46,7 +46,7 @@ export class HwBuffer {
 
   /**
    * An `IosysMap` over the backing store (`vaddr_iomem` for `vram`, `vaddr` for `system`);
-   * `readonly` maps refuse writes (EACCES). EFAULT after {@link free}.
+   * `readonly` maps refuse writes (EACCES). EFAULT after {@link HwBuffer.free}.
    */
   map(options: { readonly readonly?: boolean } = {}): IosysMap {
     checkOptions('map options', options);
@@ -64,7 +64,7 @@ export class HwBuffer {
     return this.#backing;
   }
 
-  /** The backing store as bytes. EFAULT after {@link free}. */
+  /** The backing store as bytes. EFAULT after {@link HwBuffer.free}. */
   bytes(): Uint8Array {
     const v = this.view();
     return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
