@@ -49,3 +49,18 @@ describe('tracing', () => {
     expect(traceHash(mem.records)).not.toBe(h1);
   });
 });
+
+describe('tracing with an explicit timestamp', () => {
+  it('records an X slice at its start time when emitted at its end', async () => {
+    const rt = new Runtime();
+    const mem = new MemoryTraceSink();
+    rt.trace.attach(mem);
+    await rt.run(async () => {
+      const start = rt.now();
+      await rt.sleep(4);
+      rt.trace.emit('irq:irq_handler_entry', { name: 'batch' }, { ph: 'X', ts: start, dur: rt.now() - start, lane: 'rcs0' });
+    });
+    const r = mem.named('irq:irq_handler_entry')[0]!;
+    expect([r.ts, r.dur, r.ph]).toEqual([0, 4, 'X']);
+  });
+});

@@ -56,6 +56,11 @@ export interface TraceSink {
 /** Optional parts of an emitted event. */
 export interface TraceOptions {
   readonly ph?: TracePhase;
+  /**
+   * Time of the event (ms) when it is not now — e.g. an `X` slice emitted when it ends,
+   * with `ts` at its start. Must not lie in the future.
+   */
+  readonly ts?: number;
   readonly dur?: number;
   readonly lane?: string;
   readonly flow?: { readonly id: number; readonly dir: 'out' | 'in' };
@@ -101,7 +106,7 @@ export class Tracer {
     if (!this.#enabled) return;
     const record: TraceRecord<N> = {
       name,
-      ts: this.#clock.now(),
+      ts: options?.ts ?? this.#clock.now(),
       ph: options?.ph ?? 'i',
       lane: options?.lane ?? this.#clock.currentName(),
       args,
