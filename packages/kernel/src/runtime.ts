@@ -141,7 +141,7 @@ export class Runtime {
     this.timerFrame = this.newTask('timer', 'timer');
     const hooks: ExecutorHooks = {
       oops: (error, frame) => this.#oops(error, frame),
-      settle: (frame) => this.#settle(frame),
+      settle: this.checks === 'off' ? null : (frame) => this.#settle(frame),
     };
     this.executor =
       options.executor === 'real'
