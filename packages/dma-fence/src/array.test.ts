@@ -140,6 +140,22 @@ describe('DmaFenceArray', () => {
     expect(m.map((f) => f.refcount)).toEqual([1, 1, 1]);
   });
 
+  it('signalOnAny with a member already signalled at enable: signals inline, callbacks only on the members before it', () => {
+    const rt = new Runtime();
+    const m = fences(rt, 3);
+    m[1]!.signal();
+    const array = arrayOf(rt, m, { signalOnAny: true });
+    array.enableSwSignaling();
+    expect(array.testSignaledFlag()).toBe(true);
+    // m[0] got a callback (holding a reference) before m[1] was found signalled; m[2] none.
+    expect(array.refcount).toBe(2);
+    m[2]!.signal();
+    expect(array.refcount).toBe(2);
+    m[0]!.signal();
+    expect(array.refcount).toBe(1);
+    expect(rt.reports.count()).toBe(0);
+  });
+
   it('owns the member references: release puts every member; pending callbacks keep the array alive', async () => {
     const rt = new Runtime();
     const m = fences(rt, 2);

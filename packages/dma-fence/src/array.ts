@@ -80,13 +80,20 @@ function arrayIrqWork(arg: unknown): void {
  */
 function arrayEnableSignaling(array: DmaFenceArray): boolean {
   const fences = array._fences;
-  for (let i = 0; i < fences.length; i++) {
+  const n = fences.length;
+  // One reference per callback, taken up front (the caller holds one, so the array is
+  // alive), given back for every member found already signalled.
+  array._refcount += n;
+  for (let i = 0; i < n; i++) {
     const f = fences[i]!;
-    array.get();
     if (!f.addCallback(arrayCbFunc, array)) {
       setPendingError(array, f._error);
-      array.put();
-      if (--array._numPending === 0) return false;
+      array._refcount--;
+      if (--array._numPending === 0) {
+        // Done (or, signalOnAny, the first one): no callback on the members left.
+        array._refcount -= n - i - 1;
+        return false;
+      }
     }
   }
   return true;
@@ -169,10 +176,8 @@ export class DmaFenceArray extends DmaFence {
   declare _fences: readonly DmaFence[];
   /** @internal `atomic_t num_pending`. */
   declare _numPending: number;
-  /** @internal Callback slots allocated by {@link DmaFenceArray.alloc}. */
-  declare _capacity: number;
-  /** @internal Runtime the array was allocated on. */
-  declare _allocRuntime: Runtime | null;
+  /** @internal What {@link DmaFenceArray.alloc} allocated (callback slots, runtime); null for {@link DmaFenceArray.create}. */
+  declare _alloc: { readonly capacity: number; readonly runtime: Runtime } | null;
 
   /**
    * Private: arrays come from {@link DmaFenceArray.alloc} (uninitialized) or
@@ -183,8 +188,7 @@ export class DmaFenceArray extends DmaFence {
     super(context === undefined ? undefined : arrayOps, context, seqno, options);
     this._fences = EMPTY;
     this._numPending = 0;
-    this._capacity = Infinity;
-    this._allocRuntime = null;
+    this._alloc = null;
   }
 
   /**
@@ -198,8 +202,7 @@ export class DmaFenceArray extends DmaFence {
     }
     runtime.alloc(GFP_KERNEL, 'dma_fence_array_alloc');
     const array = new DmaFenceArray();
-    array._capacity = numFences;
-    array._allocRuntime = runtime;
+    array._alloc = { capacity: numFences, runtime };
     return array;
   }
 
@@ -212,7 +215,6 @@ export class DmaFenceArray extends DmaFence {
     const rt = checkArrayArgs(fences, context, seqno, options, Infinity, 'dma_fence_array_create');
     rt.alloc(GFP_KERNEL, 'dma_fence_array_alloc');
     const array = new DmaFenceArray(context, seqno, initOptions(rt));
-    array._capacity = fences.length;
     return array.#arm(fences as readonly DmaFence[], options);
   }
 
@@ -234,7 +236,8 @@ export class DmaFenceArray extends DmaFence {
     if ((this._flags & F_INITIALIZED) !== 0) {
       throw new DepError('EBUSY', `${who}: array ${fenceLabel(this)} is already initialized; allocate a new array`);
     }
-    const rt = checkArrayArgs(fences, context, seqno, options, this._capacity, who, this._allocRuntime);
+    const alloc = this._alloc;
+    const rt = checkArrayArgs(fences, context, seqno, options, alloc === null ? Infinity : alloc.capacity, who, alloc === null ? null : alloc.runtime);
     super.init(arrayOps, context, seqno, initOptions(rt));
     return this.#arm(fences as readonly DmaFence[], options);
   }
