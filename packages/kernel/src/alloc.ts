@@ -43,6 +43,25 @@ export function fsReclaim(rt: Runtime): { readonly cls: LockClass; readonly map:
 }
 
 /**
+ * `fs_reclaim_acquire(GFP_KERNEL)`: enter the reclaim annotation on the current task, so
+ * locks taken until {@link fsReclaimRelease} are recorded as taken under reclaim (how a
+ * driver primes what its shrinker or mmu notifier takes). No-op when lockdep is disabled.
+ */
+export function fsReclaimAcquire(rt: Runtime): void {
+  const ld = rt.lockdep;
+  if (!ld.enabled) return;
+  const r = fsReclaim(rt);
+  ld.acquire(r.cls, r.map, { sleeping: true });
+}
+
+/** `fs_reclaim_release(GFP_KERNEL)`: leave the section {@link fsReclaimAcquire} began. */
+export function fsReclaimRelease(rt: Runtime): void {
+  const ld = rt.lockdep;
+  if (!ld.enabled) return;
+  ld.release(fsReclaim(rt).map);
+}
+
+/**
  * `fs_reclaim_acquire(); fs_reclaim_release();`: record with lockdep that the current code
  * may recurse into reclaim, i.e. the dependency held locks → `fs_reclaim`. With the boot
  * priming `… → fs_reclaim → dma_fence_map`, a lock held here and also taken inside a

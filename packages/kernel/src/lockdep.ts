@@ -149,9 +149,9 @@ export class LockClass {
   /** The base class (itself for subclass 0). */
   readonly base: LockClass;
   /** @internal Edges to classes taken while this one is held. */
-  readonly out = new Map<LockClass, Edge>();
+  readonly out = new Map<LockClass, LockEdge>();
   /** @internal Edges from classes held when this one was taken. */
-  readonly in = new Map<LockClass, Edge>();
+  readonly in = new Map<LockClass, LockEdge>();
   /** @internal Usage bits (irq state). */
   usage = 0;
   /** @internal Where each usage bit was first set. */
@@ -205,8 +205,8 @@ export class LockClass {
   }
 }
 
-/** @internal An edge of the graph. */
-interface Edge {
+/** An edge of the lock-order graph: `to` was taken while `from` was held (first seen at `site`). */
+export interface LockEdge {
   readonly from: LockClass;
   readonly to: LockClass;
   bits: number;
@@ -668,8 +668,8 @@ export class Lockdep {
    * BFS from `start` (exclusive: its own usage is checked by valid_state) for a class with
    * `mask` usage; the path is returned in graph order (from → to).
    */
-  #findUsage(start: LockClass, dir: 'forward' | 'backward', mask: number): { cls: LockClass; path: Edge[] } | null {
-    const parent = new Map<LockClass, Edge | null>([[start, null]]);
+  #findUsage(start: LockClass, dir: 'forward' | 'backward', mask: number): { cls: LockClass; path: LockEdge[] } | null {
+    const parent = new Map<LockClass, LockEdge | null>([[start, null]]);
     const queue: LockClass[] = [start];
     for (let qi = 0; qi < queue.length; qi++) {
       const c = queue[qi]!;
@@ -684,7 +684,7 @@ export class Lockdep {
     return null;
   }
 
-  #inversionReport(k: IrqKind, safe: LockClass, unsafe: LockClass, chain: readonly Edge[], added: Edge | null, task: Task, how: 'edge' | 'became'): Pending {
+  #inversionReport(k: IrqKind, safe: LockClass, unsafe: LockClass, chain: readonly LockEdge[], added: LockEdge | null, task: Task, how: 'edge' | 'became'): Pending {
     const names = chain.length > 0 ? [chain[0]!.from.name, ...chain.map((e) => e.to.name)] : [safe.name, unsafe.name];
     const safeBit = safe.usage & k.usedIn ? k.usedIn : k.usedInRead;
     const unsafeBit = unsafe.usage & k.enabled ? k.enabled : k.enabledRead;
@@ -749,11 +749,11 @@ export class Lockdep {
    * recursive read (the new edge is `-(xR)->`). `targetExclusive`: `target` is held
    * exclusively (the new edge is `-(Ex)->`). Returns the path's edges or null.
    */
-  #strongPath(start: LockClass, target: LockClass, startRecursive: boolean, targetExclusive: boolean): Edge[] | null {
+  #strongPath(start: LockClass, target: LockClass, startRecursive: boolean, targetExclusive: boolean): LockEdge[] | null {
     const conflict = (xr: boolean): boolean => targetExclusive || !xr;
     if (start === target) return conflict(startRecursive) ? [] : null;
     // states: (class, reached via -(xR)->)
-    type State = { cls: LockClass; xr: boolean; via: Edge | null; parent: State | null };
+    type State = { cls: LockClass; xr: boolean; via: LockEdge | null; parent: State | null };
     const seenN = new Set<LockClass>();
     const seenR = new Set<LockClass>();
     const queue: State[] = [{ cls: start, xr: startRecursive, via: null, parent: null }];
@@ -769,7 +769,7 @@ export class Lockdep {
           if ((bits & (xr ? DEP_TO_RECURSIVE : DEP_TO_NONRECURSIVE)) === 0) continue;
           const st: State = { cls: n, xr, via: e, parent: s };
           if (n === target && conflict(xr)) {
-            const path: Edge[] = [];
+            const path: LockEdge[] = [];
             for (let p: State | null = st; p !== null && p.via !== null; p = p.parent) path.push(p.via);
             return path.reverse();
           }
@@ -784,9 +784,9 @@ export class Lockdep {
   }
 
   /** check_irq_usage for a new edge: a safe class reaching `edge.from`, an unsafe one reached from `edge.to`. */
-  #checkIrqUsage(k: IrqKind, edge: Edge): { safe: LockClass; unsafe: LockClass; chain: Edge[] } | null {
+  #checkIrqUsage(k: IrqKind, edge: LockEdge): { safe: LockClass; unsafe: LockClass; chain: LockEdge[] } | null {
     // backwards from prev: every class that reaches it (incl. prev)
-    const back = new Map<LockClass, Edge | null>([[edge.from, null]]);
+    const back = new Map<LockClass, LockEdge | null>([[edge.from, null]]);
     const bq: LockClass[] = [edge.from];
     let safeMask = 0;
     for (let qi = 0; qi < bq.length; qi++) {
@@ -801,7 +801,7 @@ export class Lockdep {
     if (safeMask === 0) return null;
     const unsafeMask = safeMask & k.usedIn ? k.enabled | k.enabledRead : k.enabled;
     // forwards from next (incl. next)
-    const fwd = new Map<LockClass, Edge | null>([[edge.to, null]]);
+    const fwd = new Map<LockClass, LockEdge | null>([[edge.to, null]]);
     const fq: LockClass[] = [edge.to];
     let unsafe: LockClass | null = null;
     for (let qi = 0; qi < fq.length && unsafe === null; qi++) {
@@ -832,8 +832,8 @@ export class Lockdep {
   }
 
   /** A path by BFS ignoring dependency kinds (for {@link dependsOn}). */
-  #path(from: LockClass, to: LockClass, dir: 'forward'): Edge[] | null {
-    const parent = new Map<LockClass, Edge | null>([[from, null]]);
+  #path(from: LockClass, to: LockClass, dir: 'forward'): LockEdge[] | null {
+    const parent = new Map<LockClass, LockEdge | null>([[from, null]]);
     const queue: LockClass[] = [from];
     for (let qi = 0; qi < queue.length; qi++) {
       const c = queue[qi]!;
@@ -847,7 +847,7 @@ export class Lockdep {
     return null;
   }
 
-  #cycleReport(task: Task, held: LockClass, next: LockClass, existing: readonly Edge[], added: Edge): Pending {
+  #cycleReport(task: Task, held: LockClass, next: LockClass, existing: readonly LockEdge[], added: LockEdge): Pending {
     const chain = existing.length > 0 ? [existing[0]!.from.name, ...existing.map((e) => e.to.name)] : [next.name];
     const last = existing.length > 0 ? existing[existing.length - 1]!.from.name : next.name;
     return {
@@ -870,8 +870,8 @@ export class Lockdep {
 }
 
 /** The BFS path to `end`, in graph order (each edge's `to` is the next edge's `from`). */
-function unwind(parent: Map<LockClass, Edge | null>, end: LockClass, dir: 'forward' | 'backward'): Edge[] {
-  const path: Edge[] = [];
+function unwind(parent: Map<LockClass, LockEdge | null>, end: LockClass, dir: 'forward' | 'backward'): LockEdge[] {
+  const path: LockEdge[] = [];
   for (let c: LockClass = end; ; ) {
     const e = parent.get(c);
     if (e === undefined || e === null) break;
