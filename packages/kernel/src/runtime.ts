@@ -318,7 +318,7 @@ export class Runtime {
           if (r === TIMED_OUT) throw new DepError('ETIME', `task ${task.toString()} did not finish within the timeout`);
           if (r === INTERRUPTED) throw new DepError('ERESTARTSYS', `join of ${task.toString()} was interrupted`);
         }
-        const o = outcome as { ok: true; value: T } | { ok: false; error: unknown } | null;
+        const o = outcome;
         if (o === null) throw new DepError('EDEADLK', `task ${task.toString()} has not finished`);
         if (!o.ok) throw o.error;
         return o.value;
@@ -383,7 +383,7 @@ export class Runtime {
           rt.executor.schedule(0, task === rt.externalFrame ? null : task, resolveWith, { resolve, value }, true);
           return true;
         },
-      } as Sleeper<T>;
+      };
       sleeper.disarm = arm(sleeper);
       if (sleeper.done) return;
       const cancel = (result: typeof TIMED_OUT | typeof INTERRUPTED): void => {
