@@ -5,6 +5,8 @@ import {
   GFP_NOFS,
   GFP_NOIO,
   GFP_NOWAIT,
+  fsReclaimAcquire,
+  fsReclaimRelease,
   isDepError,
   isDepWarning,
   Runtime,
@@ -135,6 +137,26 @@ describe('allocation and lockdep', () => {
     expect(r).toHaveLength(1);
     expect(r[0]!.message).toContain('possible circular locking dependency detected');
     expect(r[0]!.message).toContain('fs_reclaim');
+  });
+});
+
+describe('fs_reclaim priming', () => {
+  it('a lock taken under fsReclaimAcquire (a shrinker) makes a later allocation under it a cycle', () => {
+    const rt = new Runtime({ checks: 'warn' });
+    const ld = rt.lockdep;
+    const cls = ld.classFor('shrinker_lock');
+    const lock = { name: 'shrinker_lock' };
+    fsReclaimAcquire(rt);
+    ld.acquire(cls, lock, { sleeping: true });
+    ld.release(lock);
+    fsReclaimRelease(rt);
+    expect(ld.dependsOn('fs_reclaim', 'shrinker_lock')).toBe(true);
+    expect(rt.current.held).toHaveLength(0);
+    ld.acquire(cls, lock, { sleeping: true });
+    rt.alloc(GFP_KERNEL, 'under_shrinker_lock');
+    ld.release(lock);
+    expect(rt.reports.list.map((r) => r.kind)).toEqual(['lockdep']);
+    expect(rt.reports.list[0]!.message).toContain('possible circular locking dependency detected');
   });
 });
 
