@@ -1,43 +1,4 @@
-// Group "dma-fence": @dep/dma-fence with checks 'strict'. One op: create + one (fence, arg)
-// callback + signal (timestamp from the runtime's coarseNow()). Retained: one pending
-// fence holding one callback.
-import { Runtime } from '@dep/kernel';
-import { DmaFence, type DmaFenceOps, type FenceFunc } from '@dep/dma-fence';
-import { defineCase } from '../case.js';
+// Group "dma-fence": @dep/dma-fence create + one callback + signal, checks strict.
+import { dmaFenceCase } from '../lib/fence-cases.js';
 
-interface Counter {
-  n: number;
-}
-const ops: DmaFenceOps = { getDriverName: () => 'bench', getTimelineName: () => 'bench' };
-const onSignal: FenceFunc<Counter> = (_f, c) => {
-  c.n++;
-};
-const noop: FenceFunc<null> = () => {};
-const SEQNOS = Array.from({ length: 1024 }, (_, i) => BigInt(i + 1));
-const sink: DmaFence[] = new Array<DmaFence>(1024);
-
-export default defineCase({
-  name: 'dma-fence (strict)',
-  group: 'dma-fence',
-  setup: () => ({ rt: new Runtime({ checks: 'strict' }) }),
-  batch(n, { rt }) {
-    const counter: Counter = { n: 0 };
-    const options = { runtime: rt };
-    for (let i = 0; i < n; i++) {
-      const f = new DmaFence(ops, 1n, SEQNOS[i & 1023], options);
-      f.addCallback(onSignal, counter);
-      f.signal();
-      sink[i & 1023] = f;
-    }
-    return counter.n;
-  },
-  retain(n, holder, { rt }) {
-    const options = { runtime: rt };
-    for (let i = 0; i < n; i++) {
-      const f = new DmaFence(ops, 1n, SEQNOS[i & 1023], options);
-      f.addCallback(noop, null);
-      holder[i] = f;
-    }
-    return n;
-  },
-});
+export default dmaFenceCase({ name: 'dma-fence (strict)', group: 'dma-fence', checks: 'strict' });
