@@ -1,34 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { defineConfig } from 'tsup';
+// The shared build of every @dep package: see tsup.base.ts at the repository root.
+import { packageConfig } from '../../tsup.base.js';
 
-// One entry per subpath in package.json "exports" whose "@dep/source" condition names a
-// file under src/: "./node": { "@dep/source": "./src/node.ts", …, "default": "./dist/node.js" }
-// builds src/node.ts to dist/node.js. Adding a subpath is a package.json edit only.
-interface ExportTarget {
-  '@dep/source'?: string;
-  default?: string;
-}
-const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
-  exports: Record<string, ExportTarget | string | null>;
-};
-const entry: Record<string, string> = {};
-for (const target of Object.values(pkg.exports)) {
-  if (target === null || typeof target !== 'object') continue;
-  const source = target['@dep/source'];
-  const out = target.default;
-  if (source === undefined || out === undefined) continue;
-  entry[out.replace(/^\.\/dist\//, '').replace(/\.js$/, '')] = source.replace(/^\.\//, '');
-}
-
-export default defineConfig({
-  entry,
-  format: ['esm'],
-  target: 'es2022',
-  platform: 'neutral',
-  tsconfig: 'tsconfig.build.json',
-  dts: { compilerOptions: { ignoreDeprecations: '6.0' } },
-  sourcemap: true,
-  clean: true,
-  splitting: false,
-  treeshake: false,
-});
+export default packageConfig();
