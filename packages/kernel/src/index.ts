@@ -13,7 +13,7 @@ export {
 export { Prng } from './random.js';
 export { isAtomicContext, type ExecContext } from './context.js';
 export { Task, type HeldLock, type TaskState } from './task.js';
-export type { ExecEvent } from './event-queue.js';
+export { EventQueue, type ExecEvent } from './event-queue.js';
 export { Executor, type ExecutorHooks, type ExecutorStats } from './executor.js';
 export { VirtualExecutor } from './virtual-executor.js';
 export { RealExecutor } from './real-executor.js';
@@ -56,6 +56,7 @@ export {
   MAX_LOCKDEP_SUBCLASSES,
   type AcquireOptions,
   type LockDependency,
+  type LockEdge,
   type LockReadMode,
 } from './lockdep.js';
 export { SpinLock } from './spinlock.js';
