@@ -5,7 +5,8 @@ import { DmaFence, DmaFenceArray, contextAlloc } from '@dep/dma-fence';
 import { Runtime, isDepError } from '@dep/kernel';
 import { describe, expect, it } from 'vitest';
 import { freshFence, selftestOps } from './__fixtures__/fences.js';
-import { DmaResv, DmaResvUsage, enablePreemptUsage, preemptUsageEnabled, usageName, usageRw, type Fence } from './index.js';
+import type { Fence } from '@dep/dma-fence';
+import { DmaResv, DmaResvUsage, enablePreemptUsage, preemptUsageEnabled, usageName, usageRw } from './index.js';
 
 const { KERNEL, WRITE, READ, BOOKKEEP, PREEMPT } = DmaResvUsage;
 

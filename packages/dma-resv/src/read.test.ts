@@ -1,10 +1,10 @@
 // The read side: locked and unlocked iterators (signalled fences, references, restarts),
 // get_fences, get_singleton (none / one / array), copy_fences, test_signaled, set_deadline.
-import { DmaFence, DmaFenceArray, FenceFlag, contextAlloc, type DmaFenceOps } from '@dep/dma-fence';
+import { DmaFence, DmaFenceArray, FenceFlag, contextAlloc, type DmaFenceOps, type Fence } from '@dep/dma-fence';
 import { Runtime, isDepError } from '@dep/kernel';
 import { describe, expect, it } from 'vitest';
 import { freshFence } from './__fixtures__/fences.js';
-import { DmaResv, DmaResvUsage, type Fence } from './index.js';
+import { DmaResv, DmaResvUsage } from './index.js';
 
 const { KERNEL, WRITE, READ, BOOKKEEP } = DmaResvUsage;
 
