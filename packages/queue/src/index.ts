@@ -1,3 +1,17 @@
 // Public API of @dep/queue: explicit named re-exports only. Anything not exported here
 // does not exist for other packages.
-export {};
+export { DepQueue } from './queue.js';
+export { DepJob, type DepJobOptions } from './job.js';
+export { PREEMPT_FENCE_BRAND, isPreemptFence } from './fence.js';
+export type {
+  ArmedDepJob,
+  DepCollectMethod,
+  DepJobState,
+  DepQueueOps,
+  DepQueueOptions,
+  DepQueueStats,
+  DepTeardown,
+  DepTimeoutStatus,
+  PushedDepJob,
+} from './types.js';
+import './trace-events.js';
