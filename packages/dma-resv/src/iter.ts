@@ -48,6 +48,8 @@ export class DmaResvIter {
   /** True while {@link #fence} is a reference this cursor holds (unlocked walks). */
   #holding = false;
   #started = false;
+  /** lockdep is on: the locked walk asserts the lock (skipped with checks `off`, as lockdep is). */
+  readonly #checked: boolean;
 
   /**
    * @internal Made by {@link DmaResv.iterBegin}. `onlyPreempt` walks the PREEMPT entries
@@ -59,6 +61,7 @@ export class DmaResvIter {
     this.#firstPhase = onlyPreempt ? 1 : 0;
     this.#max0 = ceiling > BOOKKEEP ? BOOKKEEP : ceiling;
     this.#wantPreempt = onlyPreempt || ceiling === PREEMPT;
+    this.#checked = resv.runtime.lockdep.enabled;
   }
 
   /** The current fence (`cursor->fence` for unlocked walks), or null. */
@@ -88,7 +91,7 @@ export class DmaResvIter {
    * taken), or null. The resv must be held (lockdep assertion, as the kernel's).
    */
   first(): Fence | null {
-    this.resv._assertHeldFor('dma_resv_iter_first');
+    if (this.#checked) this.resv._assertHeldFor('dma_resv_iter_first');
     this.#drop();
     this.#index = 0;
     this.#phase = this.#firstPhase;
@@ -100,31 +103,43 @@ export class DmaResvIter {
 
   /** `dma_resv_iter_next(cursor)`: the next fence, or null. The resv must be held. */
   next(): Fence | null {
-    this.resv._assertHeldFor('dma_resv_iter_next');
+    if (this.#checked) this.resv._assertHeldFor('dma_resv_iter_next');
     this.#isRestarted = false;
     return this.#nextLocked();
   }
 
   #nextLocked(): DmaFence | null {
-    for (;;) {
-      const list = this.#list;
-      if (list === null) return (this.#fence = null);
-      const fences = list.fences;
-      if (this.#index >= fences.length) {
-        if (this.#phase === 0 && this.#wantPreempt && list.hasPreempt) {
-          this.#phase = 1;
-          this.#index = 0;
-          continue;
+    const list = this.#list;
+    if (list === null) return (this.#fence = null);
+    const fences = list.fences;
+    const usages = list.usages;
+    let i = this.#index;
+    if (this.#phase === 0) {
+      const max = this.#max0;
+      for (const n = fences.length; i < n; i++) {
+        const u = usages[i]!;
+        if (u <= max) {
+          this.#index = i + 1;
+          this.#fenceUsage = u;
+          return (this.#fence = fences[i]!);
         }
+      }
+      if (!this.#wantPreempt || !list.hasPreempt) {
+        this.#index = i;
         return (this.#fence = null);
       }
-      const i = this.#index++;
-      const u = list.usages[i]!;
-      if (this.#phase === 0 ? u <= this.#max0 : u === PREEMPT) {
-        this.#fenceUsage = u;
+      this.#phase = 1;
+      i = 0;
+    }
+    for (const n = fences.length; i < n; i++) {
+      if (usages[i] === PREEMPT) {
+        this.#index = i + 1;
+        this.#fenceUsage = PREEMPT;
         return (this.#fence = fences[i]!);
       }
     }
+    this.#index = i;
+    return (this.#fence = null);
   }
 
   /**

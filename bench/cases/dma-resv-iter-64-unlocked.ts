@@ -1,0 +1,5 @@
+// Group "resv-iter-64": an unlocked DmaResvIter walk over 64 fences (a reference and an
+// is-signalled test per fence), checks off (see dma-resv-lib/shared.ts).
+import { iterUnlocked } from './dma-resv-lib/shared.js';
+
+export default iterUnlocked(64);
