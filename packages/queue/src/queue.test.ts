@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Mutex, Runtime, isDepError } from '@dep/kernel';
+import { DepError, Mutex, Runtime, isDepError } from '@dep/kernel';
 import { DmaFence, contextAlloc, type DmaFenceOps, type Fence } from '@dep/dma-fence';
 import { DepQueue } from './queue.js';
 import { MockDriver, MockHw, MockJob } from './testing.js';
@@ -71,28 +71,6 @@ describe('DepQueue: a single job', () => {
     const rt = new Runtime();
     const q = new DepQueue({
       runtime: rt,
-      name: 'err',
-      creditLimit: 1,
-      ops: {
-        runJob() {
-          throw new (class extends Error {})('x') as never;
-        },
-      },
-    });
-    const q2 = new DepQueue({
-      runtime: rt,
-      name: 'err2',
-      creditLimit: 1,
-      ops: {
-        runJob(): Fence | null {
-          throw Object.assign(new Error('E'), {});
-        },
-      },
-    });
-    void q2;
-    const { DepError } = await import('@dep/kernel');
-    const q3 = new DepQueue({
-      runtime: rt,
       name: 'enospc',
       creditLimit: 1,
       ops: {
@@ -102,18 +80,46 @@ describe('DepQueue: a single job', () => {
       },
     });
     await rt.run(async () => {
-      const j = new MockJob(q3 as unknown as DepQueue<MockJob>).arm();
+      const j = new MockJob(q as unknown as DepQueue<MockJob>).arm();
       const f = j.finishedFence().get();
       j.push();
       j.put();
       await f.wait();
       expect(f.getStatus()).toBe(-28);
+      await rt.sleep(1);
+      expect(q.pendingJobs).toBe(0);
+      expect(q.creditsInFlight).toBe(0);
       f.put();
-      await q3.fini();
-      await q2.fini();
       await q.fini();
     });
-    rt.shutdown();
+    expect(rt.shutdown()).toEqual([]);
+  });
+
+  it('a runJob that throws anything else completes the job with -EIO, then the error is an oops in the worker', async () => {
+    const rt = new Runtime({ checks: 'warn' });
+    const q = new DepQueue({
+      runtime: rt,
+      name: 'bug',
+      creditLimit: 1,
+      ops: {
+        runJob(): Fence | null {
+          throw new TypeError('driver bug');
+        },
+      },
+    });
+    let status = 0;
+    await rt.run(async () => {
+      const j = new MockJob(q as unknown as DepQueue<MockJob>).arm();
+      const f = j.finishedFence().get();
+      j.push();
+      j.put();
+      await f.wait();
+      status = f.getStatus();
+      f.put();
+      await q.fini();
+    });
+    expect(status).toBe(-5);
+    expect(rt.reports.list.some((r) => r.kind === 'oops' && /driver bug/.test(r.message))).toBe(true);
   });
 
   it('runJob returning null completes the job at once', async () => {
@@ -305,6 +311,7 @@ describe('DepQueue: typestate and contract errors', () => {
       const job = new MockJob(q);
       const armed = job.arm();
       // @ts-expect-error the typestate: no addDependency after arm
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-call
       armed.addDependency(null);
       const other = new DmaFence(ops, contextAlloc(1, rt), 1n, { runtime: rt });
       const before = rt.reports.count('warn');

@@ -553,7 +553,7 @@ export class DepQueue<J extends DepJob = DepJob> {
     if (hw === null) {
       this._jobDone(job, error);
     } else {
-      const f = hw as DmaFence;
+      const f = hw;
       job._hw = f;
       if (job._x !== null && job._x.token !== null) fenceWaitsOn(job._fence, f, 'drm_dep hardware fence');
       let added = false;

@@ -31,6 +31,10 @@ const hwFenceOps: DmaFenceOps<MockHwFence> = {
   getTimelineName: (f) => f.hw?.name ?? 'mock-hw',
 };
 
+function completeDueIrq(hw: MockHw): void {
+  hw.completeDue();
+}
+
 function completeTimed(arg: unknown): void {
   const f = arg as MockHwFence;
   f.timer = null;
@@ -96,12 +100,12 @@ export class MockHw {
     f.hwSeqno = seq;
     this.#jobs.push(f);
     if (duration !== undefined && duration !== Infinity) {
+      // As the kernel's mock: timed from the previous timed job's finish (or now); a job
+      // without a duration does not delay the clock, but completion stays in order.
       const start = Math.max(rt.now(), this.#lastFinish);
       f.finishAt = start + duration;
       this.#lastFinish = f.finishAt;
       f.timer = rt.executor.schedule(f.finishAt - rt.now(), rt.irqFrame, completeTimed, f, false);
-    } else if (duration === Infinity) {
-      this.#lastFinish = Infinity;
     }
     return f.get(); // one for the caller; the timeline keeps the one init gave
   }
@@ -157,10 +161,12 @@ export class MockHw {
       f.timer = null;
     }
     if (i === 0 && error === 0) this.completed = Math.max(this.completed, f.hwSeqno);
-    if (this.#jobs.length === 0 && this.#lastFinish === Infinity) this.#lastFinish = this.runtime.now();
     if (error !== 0) f.setError(error);
     f.signal();
     f.put(); // the timeline's reference
+    // Jobs that came due behind it complete now, from an interrupt.
+    const head = this.#jobs[0];
+    if (i === 0 && head !== undefined && head.finishAt <= this.runtime.now()) this.runtime.queueIrq(completeDueIrq, this);
   }
 }
 
@@ -182,7 +188,7 @@ export class MockJob extends DepJob {
   hwFence: Fence | null = null;
 
   constructor(queue: DepQueue<MockJob>, options: MockJobOptions = {}) {
-    super(queue as unknown as DepQueue, options);
+    super(queue, options);
     this.duration = options.duration;
     const next = (ids.get(queue) ?? 0) + 1;
     ids.set(queue, next);
