@@ -63,8 +63,8 @@ function resvOf(obj: DrmExecObject, who: string): DmaResv {
  * }
  * ```
  *
- * On contention (`-EDEADLK` from wait-die) {@link lockObj} does not return: it throws a
- * private token through the body, {@link untilAllLocked} catches it, unlocks everything,
+ * On contention (`-EDEADLK` from wait-die) {@link DrmExec.lockObj} does not return: it throws a
+ * private token through the body, {@link DrmExec.untilAllLocked} catches it, unlocks everything,
  * and runs the body again, whose first lock sleeps on the contended object
  * (`dma_resv_lock_slow`) before anything else (`drm_exec_lock_contended`). The body must
  * therefore be re-runnable, and must not swallow what it does not know (if it does, the
@@ -72,8 +72,11 @@ function resvOf(obj: DrmExecObject, who: string): DmaResv {
  * (`-EALREADY`, `-ENOMEM`, `-EINTR`) is the body's to handle.
  */
 export class DrmExec<T extends DrmExecObject = DmaResv> {
+  /** The runtime of the locked objects. */
   readonly runtime: Runtime;
+  /** `DRM_EXEC_INTERRUPTIBLE_WAIT`. */
   readonly interruptible: boolean;
+  /** `DRM_EXEC_IGNORE_DUPLICATES`. */
   readonly ignoreDuplicates: boolean;
   readonly #signal: AbortSignal | undefined;
   #ticket: WwAcquireCtx | null = null;
@@ -107,7 +110,7 @@ export class DrmExec<T extends DrmExecObject = DmaResv> {
     this.#maxObjects = nr === undefined || nr === 0 ? TABLE_STEP : nr;
   }
 
-  /** `exec->ticket`: the acquire context (made by the first {@link untilAllLocked}), or null. */
+  /** `exec->ticket`: the acquire context (made by the first {@link DrmExec.untilAllLocked}), or null. */
   get ticket(): WwAcquireCtx | null {
     return this.#ticket;
   }
@@ -141,7 +144,7 @@ export class DrmExec<T extends DrmExecObject = DmaResv> {
    * `drm_exec_until_all_locked(exec) { … }`: run `body` until it completes without
    * contention; resolves with what its last run returned. At the start of each run no
    * object is locked except the one slow-locked for the retry. A real error thrown by the
-   * body propagates with whatever is locked still locked: call {@link fini}. Runs once per
+   * body propagates with whatever is locked still locked: call {@link DrmExec.fini}. Runs once per
    * exec (DepError EINVAL otherwise). Sleeps.
    */
   async untilAllLocked<R>(body: (exec: this) => R | Promise<R>): Promise<R> {
@@ -183,7 +186,7 @@ export class DrmExec<T extends DrmExecObject = DmaResv> {
    * 0 once locked; -EALREADY (-114) when this exec already holds it (0 with
    * `ignoreDuplicates`); -EINTR (-4) when interrupted; -ENOMEM (-12) when the object table
    * cannot grow. On contention it does not return (see the class doc). Only inside
-   * {@link untilAllLocked} (DepError EINVAL otherwise). Sleeps.
+   * {@link DrmExec.untilAllLocked} (DepError EINVAL otherwise). Sleeps.
    */
   async lockObj(obj: T): Promise<0 | -114 | -12 | -4> {
     const who = 'drm_exec_lock_obj';
@@ -215,10 +218,10 @@ export class DrmExec<T extends DrmExecObject = DmaResv> {
   }
 
   /**
-   * `drm_exec_prepare_obj(exec, obj, numFences)`: {@link lockObj}, then reserve
+   * `drm_exec_prepare_obj(exec, obj, numFences)`: {@link DrmExec.lockObj}, then reserve
    * `numFences` fence slots (`reserveFences`); if that fails (-ENOMEM) the object is
    * unlocked again. `numFences` must be ≥ 1 (0 would be `reserveFences(0)`: WARN and
-   * DepError EINVAL, before anything is locked; use {@link lockObj}).
+   * DepError EINVAL, before anything is locked; use {@link DrmExec.lockObj}).
    */
   async prepareObj(obj: T, numFences: number): Promise<0 | -114 | -12 | -4> {
     const who = 'drm_exec_prepare_obj';
@@ -242,7 +245,7 @@ export class DrmExec<T extends DrmExecObject = DmaResv> {
   }
 
   /**
-   * `drm_exec_prepare_array(exec, objects, n, numFences)`: {@link prepareObj} on each,
+   * `drm_exec_prepare_array(exec, objects, n, numFences)`: {@link DrmExec.prepareObj} on each,
    * stopping at the first error (returned).
    */
   async prepareArray(objs: readonly T[], numFences: number): Promise<0 | -114 | -12 | -4> {

@@ -45,15 +45,15 @@ export class DmaResvIter {
   /** Whether phase 1 runs at all. */
   readonly #wantPreempt: boolean;
   #isRestarted = false;
-  /** True while {@link #fence} is a reference this cursor holds (unlocked walks). */
+  /** True while `#fence` is a reference this cursor holds (unlocked walks). */
   #holding = false;
   #started = false;
   /** lockdep is on: the locked walk asserts the lock (skipped with checks `off`, as lockdep is). */
   readonly #checked: boolean;
 
   /**
-   * @internal Made by {@link DmaResv.iterBegin}. `onlyPreempt` walks the PREEMPT entries
-   * only (the second half of a PREEMPT wait).
+   * Use {@link DmaResv.iterBegin} (which also validates). `onlyPreempt` walks the PREEMPT
+   * entries only (what `waitTimeout(PREEMPT)` does after draining the others).
    */
   constructor(resv: DmaResv, ceiling: DmaResvUsage, onlyPreempt = false) {
     this.resv = resv;
@@ -164,7 +164,7 @@ export class DmaResvIter {
   /**
    * `dma_resv_iter_next_unlocked(cursor)`: drop the reference on the current fence and
    * return the next unsignalled one (referenced), or null. Restarts from the beginning
-   * (setting {@link isRestarted}) when the resv's list was replaced since the last step.
+   * (setting {@link DmaResvIter.isRestarted}) when the resv's list was replaced since the last step.
    */
   nextUnlocked(): Fence | null {
     this.#isRestarted = false;
@@ -218,8 +218,8 @@ export class DmaResvIter {
 
   /**
    * `dma_resv_for_each_fence_unlocked(cursor, fence)` as an iterable; the cursor is ended
-   * ({@link end}) when the loop finishes or breaks. Read {@link isRestarted} and
-   * {@link usage} on the cursor inside the loop.
+   * ({@link DmaResvIter.end}) when the loop finishes or breaks. Read {@link DmaResvIter.isRestarted} and
+   * {@link DmaResvIter.usage} on the cursor inside the loop.
    */
   *unlocked(): Generator<Fence, void, undefined> {
     try {

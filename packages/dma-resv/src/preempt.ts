@@ -36,9 +36,9 @@ function putAll(fences: readonly Fence[]): void {
 
 /**
  * `dma_resv_get_singleton(PREEMPT)` when both kinds are present: one fence that keeps the
- * PREEMPT ordering for whoever waits on it. A two-point {@link DmaFenceChain}: the older
+ * PREEMPT ordering for whoever waits on it. A two-point `DmaFenceChain`: the older
  * point (seqno 1) holds the PREEMPT fences, the head (seqno 2) the others (each part a
- * single fence or a {@link DmaFenceArray}). Enabling signalling on a chain enables its
+ * single fence or a `DmaFenceArray`). Enabling signalling on a chain enables its
  * head's fence first and moves to the older point only once that one has signalled — so
  * the preempt fences are enabled, all at once, only after every other fence signalled.
  * Takes ownership of the references in `normal` and `preempt`; on failure (ENOMEM from

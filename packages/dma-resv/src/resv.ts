@@ -63,7 +63,7 @@ export interface ResvWaitOptions {
 }
 
 /**
- * `struct dma_resv`: the fences of one buffer, each with a {@link DmaResvUsage}, behind a
+ * `struct dma_resv`: the fences of one buffer, each with a {@link (DmaResvUsage:variable)}, behind a
  * wait-die ww-mutex of the runtime's `reservation_ww_class` (lockdep class `dma_resv`).
  *
  * Writers hold the lock: {@link DmaResv.reserveFences} first (may allocate, may fail),
@@ -76,7 +76,9 @@ export interface ResvWaitOptions {
  * `dma_resv_assert_held` (locked iteration, `describe`) are lockdep reports.
  */
 export class DmaResv {
+  /** The runtime it belongs to. */
   readonly runtime: Runtime;
+  /** Name for reports and lockdep splats. */
   readonly name: string;
   /** Whether `DmaResvUsage.PREEMPT` may be added here. */
   readonly preemptEnabled: boolean;
@@ -85,7 +87,7 @@ export class DmaResv {
   #generation = 0;
   readonly #mutex: WwMutex;
   readonly #state: ResvRuntimeState;
-  /** The task whose signalling section this resv holds open (see {@link addFence}). */
+  /** The task whose signalling section this resv holds open (see {@link DmaResv.addFence}). */
   #section: Task | null = null;
   #finished = false;
 
@@ -128,7 +130,7 @@ export class DmaResv {
     return this._list === null ? 0 : this._list.max;
   }
 
-  /** True after {@link fini}. */
+  /** True after {@link DmaResv.fini}. */
   get isFinished(): boolean {
     return this.#finished;
   }
@@ -137,7 +139,7 @@ export class DmaResv {
 
   /**
    * `dma_resv_lock(obj, ctx)`: 0 once held; `-EDEADLK` (-35) when `ctx` must back off
-   * (unlock everything held under it, then {@link lockSlow} this one); `-EALREADY` (-114)
+   * (unlock everything held under it, then {@link DmaResv.lockSlow} this one); `-EALREADY` (-114)
    * when `ctx` already holds it. Without `ctx` a plain sleeping lock. Sleeps.
    */
   async lock(ctx?: WwAcquireCtx | null): Promise<0 | -35 | -114> {
@@ -145,7 +147,7 @@ export class DmaResv {
     return this.#mutex.lock(ctx);
   }
 
-  /** `dma_resv_lock_interruptible`: {@link lock}, or `-EINTR` (-4) when `signal` fires while waiting. */
+  /** `dma_resv_lock_interruptible`: {@link DmaResv.lock}, or `-EINTR` (-4) when `signal` fires while waiting. */
   async lockInterruptible(ctx?: WwAcquireCtx | null, options: WwLockOptions = {}): Promise<0 | -35 | -114 | -4> {
     this.#checkLock(ctx, 'dma_resv_lock_interruptible');
     return this.#mutex.lockInterruptible(ctx, options);
@@ -175,7 +177,7 @@ export class DmaResv {
   /**
    * `dma_resv_unlock(obj)`: release. Also drops every reservation not used
    * (`dma_resv_reset_max_fences`, which the kernel does in debug builds: here always) and
-   * ends the fence-signalling section {@link addFence} began. EPERM (nothing changed) if
+   * ends the fence-signalling section {@link DmaResv.addFence} began. EPERM (nothing changed) if
    * the current task does not hold it.
    */
   unlock(): void {
@@ -207,7 +209,7 @@ export class DmaResv {
 
   /**
    * `dma_resv_held(obj)` (`lockdep_is_held`): true if the current task holds it. As the
-   * kernel's, true whenever lockdep is off (checks `off`); use {@link isLocked} for logic.
+   * kernel's, true whenever lockdep is off (checks `off`); use {@link DmaResv.isLocked} for logic.
    */
   held(): boolean {
     return this.runtime.lockdep.isHeld(this.#mutex);
@@ -326,7 +328,7 @@ export class DmaResv {
    * `dma_resv_replace_fences(obj, context, replacement, usage)`: every entry of `context`
    * becomes `replacement` (one reference each) with `usage`. Only valid when the old
    * operations no longer touch the buffer once `replacement` completes (a preempt fence
-   * replaced by a page-table-update fence). Validates like {@link addFence}; needs no
+   * replaced by a page-table-update fence). Validates like {@link DmaResv.addFence}; needs no
    * reservation. Like `addFence` it publishes `replacement` (signalling section) when it
    * replaced anything.
    */
@@ -411,7 +413,7 @@ export class DmaResv {
   /**
    * `dma_resv_for_each_fence(cursor, obj, usage, fence)`: the locked walk (signalled
    * fences included, no references). For each fence's usage, use a cursor
-   * ({@link iterBegin}) and its `locked()` walk instead.
+   * ({@link DmaResv.iterBegin}) and its `locked()` walk instead.
    */
   forEachFence(usage: DmaResvUsage): Generator<Fence, void, undefined> {
     return this.iterBegin(usage).locked();
@@ -431,7 +433,7 @@ export class DmaResv {
   /**
    * `dma_resv_get_singleton(obj, usage, &fence)`: one fence for all the unsignalled fences
    * of usage ≤ `usage` (a reference the caller owns): null if there are none, the fence
-   * itself if there is one, else a new {@link DmaFenceArray} of them (fresh context, seqno
+   * itself if there is one, else a new `DmaFenceArray` of them (fresh context, seqno
    * 1). For PREEMPT with both kinds present, a two-point chain that keeps the PREEMPT
    * order (decision 0304). DepError ENOMEM from the allocation hook, nothing held. Never
    * add the result back to a resv (it is a container: addFence refuses it).
@@ -576,6 +578,7 @@ export class DmaResv {
     list?.free();
   }
 
+  /** `DmaResv <name>`. */
   toString(): string {
     return `DmaResv ${this.name}`;
   }

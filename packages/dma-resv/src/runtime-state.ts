@@ -70,7 +70,7 @@ export function openSection(rt: Runtime, st: ResvRuntimeState): Task | null {
   return task;
 }
 
-/** Close one level of the section {@link openSection} opened on `task`. @internal */
+/** Close one level of the section `openSection` opened on `task`. @internal */
 export function closeSection(rt: Runtime, st: ResvRuntimeState, task: Task): void {
   const s = st.sections.get(task);
   if (s === undefined) return;

@@ -23,13 +23,16 @@ export const DmaResvUsage = {
   PREEMPT: 4,
 } as const;
 
-/** One of the {@link DmaResvUsage} values (0…4). */
+/** One of the {@link (DmaResvUsage:variable)} values (0…4). */
 export type DmaResvUsage = (typeof DmaResvUsage)[keyof typeof DmaResvUsage];
 
-const NAMES = ['kernel', 'write', 'read', 'bookkeep', 'preempt'] as const;
+/** A usage's name as `dma_resv_describe()` prints it. */
+export type DmaResvUsageName = 'kernel' | 'write' | 'read' | 'bookkeep' | 'preempt';
+
+const NAMES: readonly DmaResvUsageName[] = ['kernel', 'write', 'read', 'bookkeep', 'preempt'];
 
 /** The usage's name as `dma_resv_describe()` prints it: `kernel`, `write`, `read`, `bookkeep`, `preempt`. */
-export function usageName(usage: DmaResvUsage): (typeof NAMES)[number] {
+export function usageName(usage: DmaResvUsage): DmaResvUsageName {
   const name = NAMES[usage];
   if (name === undefined) throw badUsage(usage, 'usageName');
   return name;
