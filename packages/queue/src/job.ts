@@ -1,5 +1,6 @@
 import { DepError, GFP_KERNEL, type LifetimeToken } from '@dep/kernel';
 import { DmaFence, fenceLabel, fenceWaitsOn, type Fence, type FenceWait, type Syncobj } from '@dep/dma-fence';
+import { DmaResv, DmaResvUsage, isUsage, usageRw } from '@dep/dma-resv';
 import { DepFence, finishedFenceOps, isPreemptFence, scheduledFenceOps } from './fence.js';
 import type { DepQueue } from './queue.js';
 import type { ArmedDepJob, DepJobState } from './types.js';
@@ -276,6 +277,48 @@ export class DepJob {
     this._checkCollecting(who);
     const fence = await syncobj.findFence(point, 0);
     this.addDependency(fence);
+  }
+
+  /**
+   * `drm_dep_job_add_resv_dependencies(job, resv, usage)`: add every fence of `resv` whose
+   * usage is at most `usage` (the ceiling rule of dma-resv), each with its own reference.
+   * The resv must be locked by the caller (lockdep assertion). Fences of the PREEMPT usage
+   * go to the preempt list, drained after every other dependency. On ENOMEM the fences added
+   * so far stay (as drm_sched): the caller unwinds by putting the job. EINVAL for a
+   * non-resv or a bad usage, nothing changed.
+   */
+  addResvDependencies(resv: DmaResv, usage: DmaResvUsage): void {
+    const who = 'drm_dep_job_add_resv_dependencies';
+    this._alive(who);
+    if (!(resv instanceof DmaResv)) {
+      throw new DepError('EINVAL', `${who}: pass a DmaResv, got ${describeFenceArg(resv)}`);
+    }
+    if (!isUsage(usage)) {
+      throw new DepError('EINVAL', `${who}: usage ${String(usage)} is not a DmaResvUsage; pass DmaResvUsage.KERNEL, WRITE, READ, BOOKKEEP or PREEMPT`);
+    }
+    this._checkCollecting(who);
+    resv.assertHeld();
+    const cursor = resv.iterBegin(usage);
+    for (let f = cursor.first(); f !== null; f = cursor.next()) {
+      const fence = f as DmaFence;
+      this._addDep(fence.get(), cursor.usage === DmaResvUsage.PREEMPT || isPreemptFence(fence), who);
+    }
+  }
+
+  /**
+   * `drm_dep_job_add_implicit_dependencies(job, obj, write)`: implicit sync on a GEM-like
+   * object (anything with a `resv`): {@link DepJob.addResvDependencies} with
+   * `usageRw(write)` — a writer waits for readers and writers, a reader for writers only.
+   */
+  addImplicitDependencies(obj: { readonly resv: DmaResv }, write: boolean): void {
+    const who = 'drm_dep_job_add_implicit_dependencies';
+    if (typeof obj !== 'object' || obj === null || !((obj as { resv?: unknown }).resv instanceof DmaResv)) {
+      throw new DepError('EINVAL', `${who}: pass an object with a resv (a GEM object), got ${describeFenceArg(obj)}`);
+    }
+    if (typeof write !== 'boolean') {
+      throw new DepError('EINVAL', `${who}: write must be a boolean (true for a write access)`);
+    }
+    this.addResvDependencies(obj.resv, usageRw(write));
   }
 
   /** @internal Shared body of the add-dependency entry points. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Completion, Runtime, isDepError } from '@dep/kernel';
 import { DmaFence, Syncobj, contextAlloc, fenceWaitsOf, fenceWaitsOn, type DmaFenceOps, type Fence } from '@dep/dma-fence';
+import { DmaResv, DmaResvUsage } from '@dep/dma-resv';
 import { PREEMPT_FENCE_BRAND } from './fence.js';
 import { DepQueue } from './queue.js';
 import { MockDriver, MockHw, MockJob, type MockDriverOptions } from './testing.js';
@@ -485,6 +486,53 @@ describe('other dependency sources', () => {
       f.put();
       ext.put();
       syncobj.put();
+      await q.fini();
+    });
+    expect(leaks(rt)).toEqual([]);
+  });
+
+  it('addResvDependencies takes the fences up to the usage ceiling; addImplicitDependencies uses usageRw(write); PREEMPT ones go last', async () => {
+    const { rt, q } = setup();
+    await rt.run(async () => {
+      const resv = new DmaResv({ runtime: rt, name: 'bo', preempt: true });
+      const mk = () => new DmaFence(ops, contextAlloc(1, rt), 1n, { runtime: rt });
+      const [k, w, r, b] = [mk(), mk(), mk(), mk()];
+      const p = mk();
+      (p as unknown as Record<symbol, boolean>)[PREEMPT_FENCE_BRAND] = true;
+      await resv.lock();
+      const gem = { resv };
+      const reader = new MockJob(q);
+      const writer = new MockJob(q);
+      const all = new MockJob(q);
+      try {
+        expect(resv.reserveFences(5)).toBe(0);
+        resv.addFence(k, DmaResvUsage.KERNEL, { foreign: true });
+        resv.addFence(w, DmaResvUsage.WRITE, { foreign: true });
+        resv.addFence(r, DmaResvUsage.READ, { foreign: true });
+        resv.addFence(b, DmaResvUsage.BOOKKEEP, { foreign: true });
+        resv.addFence(p, DmaResvUsage.PREEMPT, { foreign: true });
+        reader.addImplicitDependencies(gem, false);
+        expect([k, w, r, b, p].map((f) => reader.hasDependency(f))).toEqual([true, true, false, false, false]);
+        writer.addImplicitDependencies(gem, true);
+        expect([k, w, r, b, p].map((f) => writer.hasDependency(f))).toEqual([true, true, true, false, false]);
+        all.addResvDependencies(resv, DmaResvUsage.PREEMPT);
+        expect(all.dependencyCount).toBe(5);
+        expect(all._x!.pre).toEqual([p]); // the preempt list
+        expect(k.refcount).toBe(5); // ours, the resv's, one per job
+        expect(() => all.addResvDependencies(resv, 9 as DmaResvUsage)).toThrow(/not a DmaResvUsage/);
+        expect(() => all.addImplicitDependencies({} as { resv: DmaResv }, true)).toThrow(/with a resv/);
+      } finally {
+        resv.unlock();
+      }
+      // Without the lock: a lockdep report.
+      const late = new MockJob(q);
+      const { reports } = rt.reports.capture(() => late.addResvDependencies(resv, DmaResvUsage.KERNEL));
+      expect(reports.some((x) => x.kind === 'lockdep')).toBe(true);
+      for (const j of [reader, writer, all, late]) j.put();
+      expect(k.refcount).toBe(2);
+      for (const f of [k, w, r, b, p]) f.signal();
+      resv.fini();
+      for (const f of [k, w, r, b, p]) f.put();
       await q.fini();
     });
     expect(leaks(rt)).toEqual([]);
