@@ -76,7 +76,7 @@ export interface Field<T> {
   readonly kind: FieldKind;
   /** Introspection: the options the field was declared with (mask, alignment, table …). */
   readonly info: Readonly<Record<string, unknown>>;
-  /** The value when the field is absent (the kernel's zero-fill). */
+  /** The value when the field is absent: the kernel's zero-fill, checked like a passed 0. */
   zero(ctx: ParseContext, key: string): T;
   /** Check a present value; return it normalized or throw `DepError`. */
   parse(value: unknown, path: string, ctx: ParseContext): T;
@@ -177,7 +177,9 @@ function intField(kind: 'u8' | 'u16' | 'u32' | 's32', lo: number, hi: number, o:
   return {
     kind,
     info: { min, max, ...(align === undefined ? {} : { align }) },
-    zero: () => 0,
+    zero(ctx, key) {
+      return this.parse(0, key, ctx);
+    },
     parse(v, path, ctx) {
       if (typeof v !== 'number' || !Number.isInteger(v)) bad('EINVAL', ctx, path, `must be an integer (${kind}), got ${show(v)}`);
       if (v < lo || v > hi) bad('EINVAL', ctx, path, `${v} does not fit a ${kind} (${lo}…${hi})`);
@@ -210,7 +212,9 @@ function bigField(kind: 'u64' | 's64', lo: bigint, hi: bigint, o: BigIntOptions)
   return {
     kind,
     info: { min, max, ...(align === undefined ? {} : { align }) },
-    zero: () => 0n,
+    zero(ctx, key) {
+      return this.parse(0n, key, ctx);
+    },
     parse(v, path, ctx) {
       if (typeof v !== 'bigint') bad('EINVAL', ctx, path, `must be a bigint (${kind}), got ${show(v)}`);
       if (v < lo || v > hi) bad('EINVAL', ctx, path, `${v} does not fit a ${kind}`);
@@ -383,9 +387,9 @@ export function countOf(of: string, options: CountOptions = {}): Field<number> {
   return {
     kind: 'count',
     info: { of, min, max },
-    zero(ctx) {
+    zero(ctx, key) {
       const arr = ctx.raw[of];
-      return Array.isArray(arr) ? arr.length : 0;
+      return this.parse(Array.isArray(arr) ? arr.length : 0, key, ctx);
     },
     parse(v, path, ctx) {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > U32_MAX) bad('EINVAL', ctx, path, `must be a u32 count, got ${show(v)}`);
@@ -517,12 +521,13 @@ export function fd<T>(name: string, accept: (v: unknown) => v is T, options: FdO
 export function oneOf<const V extends number>(values: readonly V[], options: { readonly errno?: ErrnoName } = {}): Field<V> {
   const errno = options.errno ?? 'EINVAL';
   const set = new Set<number>(values);
-  const first = values[0];
-  if (first === undefined) throw new DepError('EINVAL', 'oneOf(values): pass at least one value');
+  if (values.length === 0) throw new DepError('EINVAL', 'oneOf(values): pass at least one value');
   return {
     kind: 'enum',
     info: { values },
-    zero: () => (set.has(0) ? 0 : first) as V,
+    zero(ctx, key) {
+      return this.parse(0, key, ctx);
+    },
     parse(v, path, ctx) {
       if (typeof v !== 'number' || !set.has(v)) bad(errno, ctx, path, `must be one of ${values.join(', ')}, got ${show(v)}`);
       return v as V;
