@@ -3,6 +3,16 @@
 export { DepQueue } from './queue.js';
 export { DepJob, type DepJobOptions } from './job.js';
 export { PREEMPT_FENCE_BRAND, isPreemptFence } from './fence.js';
+export {
+  DepEntity,
+  DepPriority,
+  DepRing,
+  type DepEntityOptions,
+  type DepRingOps,
+  type DepRingOptions,
+  type DepRingPolicy,
+  type DepRingStats,
+} from './ring.js';
 export type {
   ArmedDepJob,
   DepCollectMethod,

@@ -97,6 +97,8 @@ export class DepQueue<J extends DepJob = DepJob> {
   readonly runtime: Runtime;
   readonly name: string;
   readonly creditLimit: number;
+  /** Largest credits one job may ask for. */
+  readonly maxJobCredits: number;
   /** TDR timeout in ms (`Infinity`: none). */
   readonly timeout: number;
   /** Fence context of the finished fences (scheduled fences use `context + 1n`). */
@@ -167,6 +169,10 @@ export class DepQueue<J extends DepJob = DepJob> {
     if (typeof creditLimit !== 'number' || !Number.isSafeInteger(creditLimit) || creditLimit < 1) {
       throw new DepError('EINVAL', `drm_dep_queue_init(${name}): creditLimit must be a positive integer (ring size / max job size, in-flight slots), got ${String(creditLimit)}`);
     }
+    const maxJobCredits = options.maxJobCredits ?? creditLimit;
+    if (typeof maxJobCredits !== 'number' || !Number.isSafeInteger(maxJobCredits) || maxJobCredits < 1 || maxJobCredits > creditLimit) {
+      throw new DepError('EINVAL', `drm_dep_queue_init(${name}): maxJobCredits must be an integer 1 … creditLimit (${creditLimit}), got ${String(maxJobCredits)}`);
+    }
     const timeout = options.timeout ?? Infinity;
     if (typeof timeout !== 'number' || !(timeout > 0)) {
       throw new DepError('EINVAL', `drm_dep_queue_init(${name}): timeout must be a number of ms > 0, or Infinity to disable the TDR, got ${String(timeout)}`);
@@ -197,6 +203,7 @@ export class DepQueue<J extends DepJob = DepJob> {
     this.runtime = rt;
     this.name = name;
     this.creditLimit = creditLimit;
+    this.maxJobCredits = maxJobCredits;
     this.timeout = timeout;
     this.context = contextAlloc(scheduledFence ? 2 : 1, rt);
     this.bypass = bypass;
@@ -296,8 +303,8 @@ export class DepQueue<J extends DepJob = DepJob> {
     if (typeof credits !== 'number' || !Number.isSafeInteger(credits) || credits < 1) {
       throw new DepError('EINVAL', `drm_dep_job_init(${this.name}): credits must be an integer ≥ 1, got ${String(credits)}`);
     }
-    if (credits > this.creditLimit) {
-      throw new DepError('EINVAL', `drm_dep_job_init(${this.name}): the job needs ${credits} credits but the queue holds at most ${this.creditLimit}; split the job or raise creditLimit`);
+    if (credits > this.maxJobCredits) {
+      throw new DepError('EINVAL', `drm_dep_job_init(${this.name}): the job needs ${credits} credits but a job may take at most ${this.maxJobCredits}; split the job or raise creditLimit`);
     }
     if ((this._fl & (Q_KILLED | Q_FINI)) !== 0) {
       throw new DepError('ESRCH', `drm_dep_job_init(${this.name}): the queue was ${(this._fl & Q_FINI) !== 0 ? 'torn down' : 'killed'}; it accepts no new job`);

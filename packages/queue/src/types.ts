@@ -123,6 +123,12 @@ export interface DepQueueOptions<J extends DepJob = DepJob> {
    * fence signals; a job asking for more than this is rejected at init (EINVAL).
    */
   readonly creditLimit: number;
+  /**
+   * Largest credits one job may ask for (checked at init, EINVAL beyond). Default
+   * `creditLimit`. The HW-ring layer gives an entity's queue a wide window (`creditLimit`)
+   * while its jobs must still fit in the ring (`maxJobCredits`). At most `creditLimit`.
+   */
+  readonly maxJobCredits?: number;
   /** TDR timeout in ms for the head job on the hardware; `Infinity` (default) disables it. */
   readonly timeout?: number;
   /**
