@@ -331,7 +331,7 @@ export class DepRing<J extends DepJob = DepJob> {
 
   #start(e: DepEntity, rf: RingFence, job: DepJob): void {
     rf.started = true;
-    rf.ring = this as unknown as DepRing;
+    rf.ring = this;
     e._inflight++;
     this.#credits += job.credits;
     this.stats.started++;
@@ -464,7 +464,7 @@ export class DepEntity<J extends DepJob = DepJob> {
     this.ringContext = contextAlloc(1, rt);
     this.#ring = ring;
     this.#priority = priority;
-    ring._attach(this as unknown as DepEntity);
+    ring._attach(this);
   }
 
   /** The ring its next jobs run on. */
@@ -501,7 +501,7 @@ export class DepEntity<J extends DepJob = DepJob> {
     checkPriority(priority, `drm_dep_entity_set_priority(${this.name})`);
     if (priority === this.#priority) return;
     this.#priority = priority;
-    if (this._movingFrom === null) this.#ring._requeue(this as unknown as DepEntity);
+    if (this._movingFrom === null) this.#ring._requeue(this);
   }
 
   /**
@@ -518,11 +518,11 @@ export class DepEntity<J extends DepJob = DepJob> {
     }
     const old = this.#ring;
     if (ring === old) return;
-    old._detach(this as unknown as DepEntity);
-    ring._attach(this as unknown as DepEntity);
+    old._detach(this);
+    ring._attach(this);
     this.#ring = ring;
     if (this._inflight > 0 && this._movingFrom === null) this._movingFrom = old;
-    if (this._movingFrom === null) ring._enqueueEntity(this as unknown as DepEntity);
+    if (this._movingFrom === null) ring._enqueueEntity(this);
   }
 
   /** `drm_sched_entity_kill`: kill the entity's queue (its jobs end with -ESRCH, in order). */
@@ -542,7 +542,7 @@ export class DepEntity<J extends DepJob = DepJob> {
     this.#alive('drm_dep_entity_fini');
     await this.queue.fini();
     this.#dead = true;
-    this.#ring._detach(this as unknown as DepEntity);
+    this.#ring._detach(this);
   }
 
   // --- internal ----------------------------------------------------------------------------
@@ -552,9 +552,9 @@ export class DepEntity<J extends DepJob = DepJob> {
     const rt = this.queue.runtime;
     const rf = new RingFence(ringFenceOps, this.ringContext, ++this.#ringSeq, { runtime: rt, lockClass: RING_FENCE_LOCK_CLASS });
     rf.job = job;
-    rf.entity = this as unknown as DepEntity;
+    rf.entity = this;
     this._byJob.set(job, rf);
-    this.#ring._ready(this as unknown as DepEntity, rf);
+    this.#ring._ready(this, rf);
     return rf.get(); // one for the entity's queue; the ring keeps the one init gave
   }
 
@@ -581,7 +581,7 @@ export class DepEntity<J extends DepJob = DepJob> {
   _drained(ring: DepRing): void {
     if (this._movingFrom !== null && (this._movingFrom as unknown) === ring) {
       this._movingFrom = null;
-      this.#ring._enqueueEntity(this as unknown as DepEntity);
+      this.#ring._enqueueEntity(this);
     }
     const backlog = this.#killedBacklog;
     if (backlog !== null && this._inflight === 0) {
@@ -592,7 +592,7 @@ export class DepEntity<J extends DepJob = DepJob> {
 
   /** Kill: jobs waiting on the ring end with `error`, in order, after those on the hardware. */
   #cancelOnRing(error: number): void {
-    this.#ring._unqueueEntity(this as unknown as DepEntity);
+    this.#ring._unqueueEntity(this);
     const taken: RingFence[] = [];
     while (this._readyCount > 0) taken.push(this._popReady());
     for (const rf of this._byJob.values()) if (rf.started) this.#ring._cancelStarted(rf.job!);
@@ -622,7 +622,7 @@ export class DepEntity<J extends DepJob = DepJob> {
       this._readyCount--;
       break;
     }
-    if (this._readyCount === 0) this.#ring._unqueueEntity(this as unknown as DepEntity);
+    if (this._readyCount === 0) this.#ring._unqueueEntity(this);
     this.#finishUnstarted(rf, ECANCELED);
   }
 
