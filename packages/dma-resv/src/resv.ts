@@ -435,7 +435,7 @@ export class DmaResv {
    * of usage ≤ `usage` (a reference the caller owns): null if there are none, the fence
    * itself if there is one, else a new `DmaFenceArray` of them (fresh context, seqno
    * 1). For PREEMPT with both kinds present, a two-point chain that keeps the PREEMPT
-   * order (decision 0304). DepError ENOMEM from the allocation hook, nothing held. Never
+   * order (decision 0303). DepError ENOMEM from the allocation hook, nothing held. Never
    * add the result back to a resv (it is a container: addFence refuses it).
    */
   getSingleton(usage: DmaResvUsage): Fence | null {
