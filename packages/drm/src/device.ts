@@ -110,7 +110,7 @@ export class DrmDevice<F extends DrmFile = DrmFile> {
    * to return their `DrmFile` subclass; the base makes a plain `DrmFile`.
    */
   protected createFile(id: number): F {
-    return new DrmFile(this as DrmDevice, id) as F;
+    return new DrmFile(this, id) as F;
   }
 
   /**
@@ -155,7 +155,7 @@ export class DrmDevice<F extends DrmFile = DrmFile> {
    * prove a failed ioctl changed nothing.
    */
   snapshot(): DrmDeviceSnapshot {
-    return snapshotDevice(this as DrmDevice);
+    return snapshotDevice(this);
   }
 
   /** A stable per-device number for any object (snapshots label table entries with it). */

@@ -117,7 +117,7 @@ export const SYNCOBJ_FD_TO_HANDLE = defineIoctl(
   'DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE',
   {
     fd: fd<SyncobjFd | SyncFile>('syncobj fd or sync_file', isSyncToken, { errno: 'EINVAL' }),
-    handle: handle('syncobj', { optional: true }),
+    handle: handle('syncobj', { optional: true, missing: (a) => (((a.flags as number) & SyncobjFdToHandleFlags.IMPORT_SYNC_FILE) !== 0 ? 'ENOENT' : null) }),
     flags: flags(SyncobjFdToHandleFlags.IMPORT_SYNC_FILE | SyncobjFdToHandleFlags.TIMELINE),
     pad: pad(),
     point: u64(),

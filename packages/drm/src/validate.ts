@@ -136,7 +136,8 @@ function show(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return `an array of ${v.length}`;
   if (typeof v === 'object') return 'an object';
-  return String(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined) return String(v);
+  return `a ${typeof v}`;
 }
 
 function hex(v: number | bigint): string {
@@ -344,9 +345,10 @@ export interface HandleOptions<F = Record<string, unknown>> {
   /**
    * The errno the ioctl returns when the handle names nothing in the table — ENOENT for a
    * lookup (`drm_gem_object_lookup`, `drm_syncobj_find`), EINVAL where the kernel says so
-   * (`GEM_CLOSE`, `SYNCOBJ_DESTROY`). May depend on the other arguments.
+   * (`GEM_CLOSE`, `SYNCOBJ_DESTROY`). May depend on the other arguments, and be null
+   * when those arguments make the ioctl ignore the handle.
    */
-  readonly missing?: ErrnoName | ((args: F) => ErrnoName);
+  readonly missing?: ErrnoName | ((args: F) => ErrnoName | null);
   /** 0 means "none" (an optional object, e.g. `vm_id = 0`): not looked up. */
   readonly optional?: boolean;
 }
@@ -475,7 +477,7 @@ export function struct<F extends Fields>(fields: F): Field<Parsed<F>> {
     },
     mutations(valid) {
       const out: FieldMutation[] = [{ why: 'not an object', value: 7 }];
-      for (const m of fieldMutations(fields, valid as Record<string, unknown>)) out.push({ why: `${m.field}: ${m.why}`, value: m.args });
+      for (const m of fieldMutations(fields, valid)) out.push({ why: `${m.field}: ${m.why}`, value: m.args });
       return out;
     },
   };
@@ -642,7 +644,7 @@ function fieldMutations(fields: Fields, valid: Record<string, unknown>): ArgsMut
   const out: ArgsMutation[] = [];
   for (const [name, f] of Object.entries(fields)) {
     const v = valid[name] ?? f.zero({ ioctl: '', raw: valid, parsed: valid }, name);
-    for (const m of f.mutations(v as never)) {
+    for (const m of f.mutations(v)) {
       const args = { ...valid, [name]: m.value };
       out.push({ why: m.why, field: name, args });
     }
@@ -736,10 +738,17 @@ export class IoctlSchema<F extends Fields> {
     const v = this.validate(valid) as Record<string, unknown>;
     const out = fieldMutations(this.#fields, v);
     for (const [name, f] of Object.entries(this.#fields)) {
-      if (f.kind !== 'handle') continue;
-      const table = f.info.table as string;
-      out.push({ why: 'a handle no table uses', field: name, args: { ...v, [name]: 0xffff_fff0 }, table });
-      if (f.info.optional !== true) out.push({ why: 'handle 0 (never allocated)', field: name, args: { ...v, [name]: 0 }, table });
+      if (f.kind === 'handle') {
+        const table = f.info.table as string;
+        out.push({ why: 'a handle no table uses', field: name, args: { ...v, [name]: 0xffff_fff0 }, table });
+        if (f.info.optional !== true) out.push({ why: 'handle 0 (never allocated)', field: name, args: { ...v, [name]: 0 }, table });
+      } else if (f.kind === 'array') {
+        const of = f.info.of as { kind: FieldKind; info: Record<string, unknown> };
+        const arr = v[name] as unknown[];
+        if (of.kind === 'handle' && arr.length > 0) {
+          out.push({ why: '[0]: a handle no table uses', field: name, args: { ...v, [name]: [0xffff_fff0, ...arr.slice(1)] }, table: of.info.table as string });
+        }
+      }
     }
     for (const r of this.rules) {
       for (const m of r.mutations?.(v as Parsed<F>) ?? []) out.push({ why: m.why, field: r.name, args: m.args });
@@ -749,11 +758,15 @@ export class IoctlSchema<F extends Fields> {
     return out;
   }
 
-  /** The `missing` errno of a handle field for these arguments (ENOENT by default). */
-  missingErrno(field: string, args: Parsed<F>): ErrnoName {
-    const f = this.#fields[field];
+  /**
+   * The `missing` errno of a handle field (or of the elements of a handle array) for these
+   * arguments (ENOENT by default); null when these arguments make the ioctl ignore it.
+   */
+  missingErrno(field: string, args: Parsed<F>): ErrnoName | null {
+    let f: { kind: FieldKind; info: Readonly<Record<string, unknown>> } | undefined = this.#fields[field];
+    if (f?.kind === 'array') f = f.info.of as typeof f;
     if (f === undefined || f.kind !== 'handle') throw new DepError('EINVAL', `${this.name}: ${field} is not a handle field`);
-    const m = f.info.missing as ErrnoName | ((a: Parsed<F>) => ErrnoName);
+    const m = f.info.missing as ErrnoName | ((a: Parsed<F>) => ErrnoName | null);
     return typeof m === 'function' ? m(args) : m;
   }
 }
