@@ -1,7 +1,8 @@
 import type { DmaFence, Fence } from '@dep/dma-fence';
 import type { ResvList } from './list.js';
 import type { DmaResv } from './resv.js';
-import { DmaResvUsage } from './usage.js';
+import { DepError } from '@dep/kernel';
+import { DmaResvUsage, checkUsage } from './usage.js';
 
 const PREEMPT = DmaResvUsage.PREEMPT;
 const BOOKKEEP = DmaResvUsage.BOOKKEEP;
@@ -56,6 +57,10 @@ export class DmaResvIter {
    * entries only (what `waitTimeout(PREEMPT)` does after draining the others).
    */
   constructor(resv: DmaResv, ceiling: DmaResvUsage, onlyPreempt = false) {
+    if (typeof resv !== 'object' || resv === null || !('_list' in resv)) {
+      throw new DepError('EINVAL', 'new DmaResvIter(resv, usage): pass a DmaResv (or call resv.iterBegin(usage))');
+    }
+    checkUsage(ceiling, 'dma_resv_iter_begin');
     this.resv = resv;
     this.ceiling = ceiling;
     this.#firstPhase = onlyPreempt ? 1 : 0;

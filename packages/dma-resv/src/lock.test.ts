@@ -100,6 +100,37 @@ describe('locking', () => {
     });
   });
 
+  it('lockSlowInterruptible: -EINTR when interrupted on the slow path, 0 once held', async () => {
+    const rt = new Runtime();
+    await rt.run(async () => {
+      const [r1, r2] = [new DmaResv({ runtime: rt }), new DmaResv({ runtime: rt })];
+      const cls = reservationWwClass(rt);
+      const older = new WwAcquireCtx(rt, cls);
+      expect(await r1.lock(older)).toBe(0);
+      const t = rt.spawn('younger', async () => {
+        const ctx = new WwAcquireCtx(rt, cls);
+        expect(await r2.lock(ctx)).toBe(0);
+        expect(await r1.lock(ctx)).toBe(-35);
+        r2.unlock();
+        const ac = new AbortController();
+        rt.spawn('interrupt', async () => {
+          await rt.sleep(2);
+          ac.abort();
+        });
+        const first = await r1.lockSlowInterruptible(ctx, { signal: ac.signal });
+        expect(r1.owner).not.toBe(rt.current);
+        const second = await r1.lockSlowInterruptible(ctx);
+        r1.unlock();
+        ctx.fini();
+        return [first, second, rt.now()];
+      });
+      await rt.sleep(5);
+      r1.unlock();
+      older.fini();
+      expect(await t.join()).toEqual([-4, 0, 5]);
+    });
+  });
+
   it('two resvs without a context nest the same class: lockdep reports recursive locking', async () => {
     const rt = new Runtime();
     await rt.run(async () => {

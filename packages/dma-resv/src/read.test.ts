@@ -4,7 +4,7 @@ import { DmaFence, DmaFenceArray, FenceFlag, contextAlloc, type DmaFenceOps, typ
 import { Runtime, isDepError } from '@dep/kernel';
 import { describe, expect, it } from 'vitest';
 import { freshFence } from './__fixtures__/fences.js';
-import { DmaResv, DmaResvUsage } from './index.js';
+import { DmaResv, DmaResvIter, DmaResvUsage } from './index.js';
 
 const { KERNEL, WRITE, READ, BOOKKEEP } = DmaResvUsage;
 
@@ -138,6 +138,15 @@ describe('unlocked iteration (dma_resv_for_each_fence_unlocked)', () => {
       expect(got).toEqual([...more.fences.slice(0, 3), late]);
       expect(more.resv.numFences).toBe(4);
     });
+  });
+
+  it('a cursor is made for a DmaResv and a valid usage only', () => {
+    const rt = new Runtime();
+    const resv = new DmaResv({ runtime: rt });
+    expect(() => resv.iterBegin(5 as DmaResvUsage)).toThrow(/EINVAL/);
+    expect(() => new DmaResvIter({} as DmaResv, READ)).toThrow(/EINVAL/);
+    expect(() => new DmaResvIter(resv, -1 as DmaResvUsage)).toThrow(/EINVAL/);
+    expect(new DmaResvIter(resv, READ).ceiling).toBe(READ);
   });
 
   it('a resv without fences yields nothing', async () => {
