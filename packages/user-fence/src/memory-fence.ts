@@ -4,7 +4,7 @@
  * C.3), with the user-fence TDR that bounds such fences and kills the VM.
  */
 import { DepError, GFP_KERNEL, Timer, getDefaultRuntime, type IosysMap, type Runtime } from '@dep/kernel';
-import { DmaFence, U64_MAX, beginSignalling, contextAlloc, endSignalling, type DmaFenceOps, type Fence } from '@dep/dma-fence';
+import { DmaFence, U64_MAX, beginSignalling, contextAlloc, endSignalling, type DmaFenceOps, type Fence, type FenceInitOptions } from '@dep/dma-fence';
 import { AtomicsWaiter, type AtomicsWakeOptions } from './atomics-waiter.js';
 import { resolveSlot, type Slot } from './slot.js';
 
@@ -137,6 +137,9 @@ export interface MemoryFenceDriverOptions {
   readonly atomics?: AtomicsWakeOptions;
 }
 
+/** The driver whose fence is being constructed (the init trace event asks for the names before `driver` is set). */
+let constructing: MemoryFenceDriver | null = null;
+
 /** @internal A memory fence: a dma-fence whose seqno is the value its location must reach. */
 class MemoryFence extends DmaFence {
   declare readonly driver: MemoryFenceDriver;
@@ -144,14 +147,21 @@ class MemoryFence extends DmaFence {
   declare enabled: boolean;
   declare deadline: FenceDeadline | null;
 
-  constructor(driver: MemoryFenceDriver, context: bigint, value: bigint, rt: Runtime) {
-    super();
+  constructor(driver: MemoryFenceDriver, context: bigint, value: bigint, init: FenceInitOptions) {
+    constructing = driver;
+    try {
+      super(memoryFenceOps, context, value, init);
+    } finally {
+      constructing = null;
+    }
     this.driver = driver;
     this.enabled = false;
     this.deadline = null;
-    // Initialized after the fields: the init trace event asks the ops for the names.
-    this.init64(memoryFenceOps, context, value, { runtime: rt });
   }
+}
+
+function driverOf(f: MemoryFence): MemoryFenceDriver {
+  return f.driver ?? constructing!;
 }
 
 class FenceDeadline extends Timer {
@@ -169,8 +179,8 @@ function expireDeadline(t: Timer): void {
 }
 
 const memoryFenceOps: DmaFenceOps<MemoryFence> = {
-  getDriverName: (f) => f.driver.driverName,
-  getTimelineName: (f) => f.driver.name,
+  getDriverName: (f) => driverOf(f).driverName,
+  getTimelineName: (f) => driverOf(f).name,
   enableSignaling: (f) => f.driver._enable(f),
   signaled: (f) => f.driver._peek(f),
 };
@@ -211,6 +221,8 @@ export class MemoryFenceDriver {
   #irqQueued = false;
   #dead = false;
   readonly #waiter: AtomicsWaiter | null;
+  /** Init options of its fences (one object, so fence creation allocates none). */
+  readonly #init: FenceInitOptions;
 
   /**
    * Fences over the 64-bit location at `offset` of `map` (8-byte aligned; the map may be
@@ -245,6 +257,7 @@ export class MemoryFenceDriver {
     this.#poll = poll;
     this.#waiter = waiter;
     this.context = contextAlloc(1, rt);
+    this.#init = Object.freeze({ runtime: rt, seqno64: true });
     tdrRegister(this.tdr, this, true);
   }
 
@@ -286,7 +299,7 @@ export class MemoryFenceDriver {
     }
     const rt = this.runtime;
     rt.alloc(GFP_KERNEL, 'user_fence_create');
-    const f = new MemoryFence(this, this.context, value, rt);
+    const f = new MemoryFence(this, this.context, value, this.#init);
     if (this.read() >= value) {
       f.signal();
       return f.publish();
@@ -347,6 +360,7 @@ export class MemoryFenceDriver {
     } finally {
       endSignalling(cookie, rt);
       tdrRegister(this.tdr, this, false);
+      this.#waiter?.close();
     }
   }
 
@@ -358,6 +372,7 @@ export class MemoryFenceDriver {
     const rt = this.runtime;
     if (rt.trace.enabled) rt.trace.emit('irq:irq_handler_entry', { name: `${this.driverName}:${this.name}` });
     this.process();
+    this.#waiter?.poke();
   }
 
   /** @internal `enable_signaling`, under the fence lock: start watching, or signal if already reached. */

@@ -4,7 +4,7 @@
  */
 import { DepError, GFP_KERNEL, getDefaultRuntime, type Runtime } from '@dep/kernel';
 import { DmaFence, U64_MAX, type Fence } from '@dep/dma-fence';
-import { resolveSlot } from './slot.js';
+import { resolveSlot, type Slot } from './slot.js';
 import type { IosysMap } from '@dep/kernel';
 
 /**
@@ -42,6 +42,11 @@ declare module '@dep/kernel' {
 }
 
 let construct = false;
+let lastMap: IosysMap | null = null;
+let lastOffset = -1;
+/** `map.offset` when cached: `incr()` moves a map's start. */
+let lastStart = -1;
+let lastSlot: Slot | null = null;
 let writeOf: (uf: UserFence) => void;
 
 /** The fence callback: `(fence, arg)` with the user fence as `arg`, no closure. */
@@ -93,11 +98,9 @@ export class UserFence {
   static alloc(runtime: Runtime = getDefaultRuntime()): UserFence {
     runtime.alloc(GFP_KERNEL, 'dma_fence_user_fence_alloc');
     construct = true;
-    try {
-      return new UserFence(runtime);
-    } finally {
-      construct = false;
-    }
+    const uf = new UserFence(runtime);
+    construct = false;
+    return uf;
   }
 
   /** `allocated` → `attached` → `written`; or `allocated` → `freed`. */
@@ -147,13 +150,18 @@ export class UserFence {
       mode = options.mode ?? 'store';
       if (mode !== 'store' && mode !== 'max') throw new DepError('EINVAL', `${who}: mode must be 'store' or 'max', got ${String(mode)}`);
     }
-    const slot = resolveSlot(map, offset, who, true);
+    // The same location as last time (a queue's slot, attached to again and again): reuse it.
+    const slot = map === lastMap && offset === lastOffset && map.offset === lastStart ? lastSlot! : resolveSlot(map, offset, who, true);
+    lastMap = map;
+    lastOffset = offset;
+    lastStart = map.offset;
+    lastSlot = slot;
     this.#view = slot.view;
     this.#index = slot.index;
     this.#value = seqno;
     this.#mode = mode;
     this.#state = ATTACHED;
-    if (!fence.addCallback(writeOnSignal, this)) this.#write();
+    if (fence.testSignaledFlag() || !fence.addCallback(writeOnSignal, this)) this.#write();
   }
 
   #write(): void {
