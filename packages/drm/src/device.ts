@@ -106,7 +106,7 @@ export class DrmDevice<F extends DrmFile = DrmFile> {
   }
 
   /**
-   * Make the file object for {@link open} (the driver's `open` hook). Drivers override it
+   * Make the file object for {@link DrmDevice.open} (the driver's `open` hook). Drivers override it
    * to return their `DrmFile` subclass; the base makes a plain `DrmFile`.
    */
   protected createFile(id: number): F {
@@ -168,7 +168,7 @@ export class DrmDevice<F extends DrmFile = DrmFile> {
     return id;
   }
 
-  /** The number {@link idOf} gives a syncobj (a shorthand). */
+  /** The number {@link DrmDevice.idOf} gives a syncobj (a shorthand). */
   syncobjId(syncobj: Syncobj): number {
     return this.idOf(syncobj);
   }

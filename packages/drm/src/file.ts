@@ -119,7 +119,7 @@ export class DrmFile {
     return this.dev.runtime;
   }
 
-  /** True once {@link close} was called (the release may still be pending). */
+  /** True once {@link DrmFile.close} was called (the release may still be pending). */
   get closed(): boolean {
     return this.#state !== 'open';
   }
@@ -139,7 +139,7 @@ export class DrmFile {
   /**
    * A new per-file handle table for a driver's objects (exec queues, contexts, VMs …),
    * released with `options.release` for each entry when the file is closed (after the
-   * driver's {@link postclose}; newest table first). EEXIST if the name is taken.
+   * driver's {@link DrmFile.postclose}; newest table first). EEXIST if the name is taken.
    */
   createTable<T>(name: string, options: HandleTableOptions<T> = {}): HandleTable<T> {
     if (this.#tables.has(name)) throw new DepError('EEXIST', `${this.label}: a handle table named ${name} already exists`);
@@ -574,7 +574,7 @@ export class DrmFile {
     return this.ioctl(SYNCOBJ_WAIT, args, (a) => this.#arrayWait(SYNCOBJ_WAIT.name, a.handles, null, a.flags, a.timeoutNsec, a.deadlineNsec, options));
   }
 
-  /** `DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT`: {@link syncobjWait} at a point per syncobj, plus WAIT_AVAILABLE (wait until the point exists). */
+  /** `DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT`: {@link DrmFile.syncobjWait} at a point per syncobj, plus WAIT_AVAILABLE (wait until the point exists). */
   async syncobjTimelineWait(args: IoctlArgs<typeof SYNCOBJ_TIMELINE_WAIT>, options: IoctlWaitOptions = {}): Promise<SyncobjWaitResult> {
     return this.ioctl(SYNCOBJ_TIMELINE_WAIT, args, (a) => {
       const points = a.points.length === 0 ? null : a.points;
@@ -676,7 +676,7 @@ export class DrmFile {
 
   /**
    * `close(fd)`: from now on every ioctl fails with EBADF. The release (`drm_file_free`:
-   * put every syncobj and GEM handle, the driver's {@link postclose}, then every other
+   * put every syncobj and GEM handle, the driver's {@link DrmFile.postclose}, then every other
    * table's entries, newest table first) runs now if no ioctl is in flight — this promise
    * resolves when it is done — else when the last one returns. EBADF if already closed.
    */
@@ -688,7 +688,7 @@ export class DrmFile {
     if (this.#inflight === 0) await this.#release();
   }
 
-  /** Wait (sleeps) until the release ran (after a {@link close} with ioctls in flight). */
+  /** Wait (sleeps) until the release ran (after a {@link DrmFile.close} with ioctls in flight). */
   async whenReleased(): Promise<void> {
     if (this.#state === 'closed') return;
     await this.runtime.sleepOn<true>(`release of ${this.label}`, (w) => {

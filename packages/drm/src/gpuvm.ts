@@ -128,7 +128,7 @@ export class GpuVm {
     return this.#kref.read();
   }
 
-  /** True once {@link close} ran. */
+  /** True once {@link GpuVm.close} ran. */
   get closed(): boolean {
     return this.#closed;
   }
@@ -198,7 +198,7 @@ export class GpuVm {
   /**
    * Map `range` bytes of `bo` from `offset` at `va`; returns the ops (the `map`, and with
    * `replace` the `unmap`/`remap` of what it overlapped). Takes a reference on `bo` per
-   * mapping. Errors, all before any change: EINVAL for a bad range (see {@link checkRange}),
+   * mapping. Errors, all before any change: EINVAL for a bad range (see {@link GpuVm.checkRange}),
    * a misaligned `offset`, `offset + range` beyond the object, an object of another device
    * or private to another VM; EEXIST for an overlap without `replace`; ENOENT on a closed
    * VM; ENOMEM under fault injection (`drm_gpuva_alloc`, once per new mapping).
@@ -346,7 +346,7 @@ export class GpuVm {
   /**
    * `drm_gpuvm_resv_add_fence()`: add `fence` to the VM's resv with `privateUsage` and to
    * every external object's with `extobjUsage` (panthor: BOOKKEEP for both). Every resv
-   * must be locked with a slot reserved ({@link lockAll}).
+   * must be locked with a slot reserved ({@link GpuVm.lockAll}).
    */
   resvAddFence(fence: Fence, privateUsage: DmaResvUsage, extobjUsage: DmaResvUsage): void {
     this.resv.addFence(fence, privateUsage);
