@@ -33,6 +33,7 @@ export interface PreemptionManagerOps {
 
 /** Options of a {@link PreemptionManager}. */
 export interface PreemptionManagerOptions {
+  /** Default: the workqueue's runtime. */
   readonly runtime?: Runtime;
   /** Name (timeline of the eviction fences, the mutex, the works). Default `'evf_mgr'`. */
   readonly name?: string;
@@ -102,14 +103,21 @@ let suspendWorkOf: (m: PreemptionManager) => Work;
  *   re-created: drop the mutex, flush the resume work, retry; else record the fence.
  */
 export class PreemptionManager {
+  /** The runtime it belongs to. */
   readonly runtime: Runtime;
+  /** Timeline name of its eviction fences. */
   readonly name: string;
+  /** Driver name of its eviction fences. */
   readonly driverName = 'evf_mgr';
   /** `userq_mutex`. */
   readonly mutex: Mutex;
+  /** Where the suspend work runs (`WQ_MEM_RECLAIM`). */
   readonly wq: Workqueue;
+  /** Where the resume work runs. */
   readonly resumeWq: Workqueue;
+  /** ms the suspend work waits for the last exported fence. */
   readonly lastFenceTimeout: number;
+  /** Fence context of its eviction fences (seqno 1, 2, … per rearm). */
   readonly context: bigint;
   readonly #ops: PreemptionManagerOps;
   readonly #suspendWork: Work;
@@ -166,12 +174,12 @@ export class PreemptionManager {
     return this.#fence;
   }
 
-  /** The last exported completion fence (null before the first {@link update}). */
+  /** The last exported completion fence (null before the first {@link PreemptionManager.update}). */
   get lastFence(): Fence | null {
     return this.#last;
   }
 
-  /** How often {@link update} found the eviction fence signalled and had to flush the resume work and retry. */
+  /** How often {@link PreemptionManager.update} found the eviction fence signalled and had to flush the resume work and retry. */
   get retries(): number {
     return this.#retries;
   }
@@ -185,7 +193,7 @@ export class PreemptionManager {
    * The signal IOCTL's side: remember `fence` (a new completion fence about to be
    * exported) as the last one, under the mutex — after re-validating the eviction fence
    * (signalled ⇒ drop the mutex, flush the resume work, retry). Takes its own reference.
-   * EINVAL for a non-fence or one of another runtime; ESHUTDOWN after {@link fini}. Sleeps.
+   * EINVAL for a non-fence or one of another runtime; ESHUTDOWN after {@link PreemptionManager.fini}. Sleeps.
    */
   async update(fence: Fence): Promise<void> {
     const who = 'preemption manager update';

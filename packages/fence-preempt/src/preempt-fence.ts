@@ -208,18 +208,25 @@ function errnoOf(f: PreemptFence, r: unknown, op: string): number {
  * The fence keeps a reference on itself from enable until the worker is done.
  */
 export class PreemptFence extends DmaFence {
+  /** The driver's ops. */
   declare readonly preemptOps: PreemptFenceOps;
+  /** The preempt workqueue its worker runs on. */
   declare readonly wq: Workqueue;
+  /** The ordering design (`'manager'` for a preemption manager's eviction fence). */
   declare readonly ordering: PreemptOrdering | 'manager';
+  /** `preemptFinished` runs before the signal (AMD) rather than after (Xe). */
   declare readonly finishedBeforeSignal: boolean;
+  /** The RFC v2 as posted (see {@link PreemptFenceOptions.gateInEnableSignaling}). */
   declare readonly gateInEnableSignaling: boolean;
+  /** Ordering `'slot'`: the resv it was attached to, if given. */
   declare readonly resv: DmaResv | null;
-  declare _stage: number;
-  declare _gate: Fence | null;
-  declare _gateEdge: FenceWait | null;
-  /** The re-kick callback is on the gate. */
+  /** @internal */ declare _stage: number;
+  /** @internal */ declare _gate: Fence | null;
+  /** @internal */ declare _gateEdge: FenceWait | null;
+  /** @internal The re-kick callback is on the gate. */
   declare _gateArmed: boolean;
-  declare _work: PreemptWork | null;
+  /** @internal */ declare _work: Work | null;
+  /** @internal The first failure of a driver op. */
   declare _failure: { error: unknown } | null;
 
   static {

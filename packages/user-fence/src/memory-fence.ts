@@ -37,6 +37,7 @@ export interface UserFenceKill {
 
 /** Options of a {@link UserFenceTdr}. */
 export interface UserFenceTdrOptions {
+  /** Default `getDefaultRuntime()`. */
   readonly runtime?: Runtime;
   /** Name in reports and traces. Default `'user-fence-tdr'`. */
   readonly name?: string;
@@ -62,8 +63,11 @@ let tdrRegister: (tdr: UserFenceTdr, d: MemoryFenceDriver, add: boolean) => void
  * drivers refuse new fences (ECANCELED).
  */
 export class UserFenceTdr {
+  /** The runtime it belongs to. */
   readonly runtime: Runtime;
+  /** Name in traces and the kill task's name. */
   readonly name: string;
+  /** Deadline of every fence, ms from its creation (`Infinity`: no TDR). */
   readonly timeout: number;
   readonly #kill: ((info: UserFenceKill) => void | Promise<void>) | null;
   readonly #drivers = new Set<MemoryFenceDriver>();
@@ -117,6 +121,7 @@ export class UserFenceTdr {
 
 /** Options of a {@link MemoryFenceDriver}. */
 export interface MemoryFenceDriverOptions {
+  /** Default: the TDR's runtime, else `getDefaultRuntime()`. */
   readonly runtime?: Runtime;
   /** Timeline name of its fences (reports print `driver:timeline context:seqno`). Default `'user-fence'`. */
   readonly name?: string;
@@ -203,14 +208,19 @@ function irqProcess(d: MemoryFenceDriver): void {
  * signals whatever is left with -ECANCELED.
  */
 export class MemoryFenceDriver {
+  /** The runtime it belongs to. */
   readonly runtime: Runtime;
+  /** Timeline name of its fences. */
   readonly name: string;
+  /** Driver name of its fences. */
   readonly driverName: string;
   /** The fence context of this location. */
   readonly context: bigint;
+  /** The VM's user-fence TDR its fences are bounded by. */
   readonly tdr: UserFenceTdr;
-  /** The map holding the location, and its offset there. */
+  /** The map holding the location. */
   readonly map: IosysMap;
+  /** Offset of the location in {@link MemoryFenceDriver.map}. */
   readonly offset: number;
   readonly #slot: Slot;
   readonly #poll: number | null;
@@ -276,7 +286,7 @@ export class MemoryFenceDriver {
     return this.#enabled;
   }
 
-  /** True after {@link fini}. */
+  /** True after {@link MemoryFenceDriver.fini}. */
   get dead(): boolean {
     return this.#dead;
   }
@@ -286,7 +296,7 @@ export class MemoryFenceDriver {
    * If it already has, the fence is returned signalled. Allocates (`GFP_KERNEL`, site
    * `user_fence_create`: ENOMEM under fault injection, nothing changed); EINVAL for a
    * value that is not a u64 bigint; ECANCELED once the VM's TDR killed it; ENODEV after
-   * {@link fini}. Process context (an ioctl), not a signalling path.
+   * {@link MemoryFenceDriver.fini}. Process context (an ioctl), not a signalling path.
    */
   createFence(value: bigint): Fence {
     const who = 'user fence create';
@@ -376,7 +386,8 @@ export class MemoryFenceDriver {
   }
 
   /** @internal `enable_signaling`, under the fence lock: start watching, or signal if already reached. */
-  _enable(f: MemoryFence): boolean {
+  _enable(fence: DmaFence): boolean {
+    const f = fence as MemoryFence;
     if (f.seqno <= this.read()) {
       this.#retire(f, 0);
       return false; // the core signals it
@@ -389,7 +400,8 @@ export class MemoryFenceDriver {
   }
 
   /** @internal The `signaled` op: read the location (polling, amdgpu's `signaled`). */
-  _peek(f: MemoryFence): boolean {
+  _peek(fence: DmaFence): boolean {
+    const f = fence as MemoryFence;
     if (f.seqno > this.read()) return false;
     this.#retire(f, 0);
     return true;

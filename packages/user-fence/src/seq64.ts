@@ -7,6 +7,7 @@ import { DepError, GFP_KERNEL, IosysMap, getDefaultRuntime, type Runtime } from 
 
 /** Options of a {@link Seq64Area}. */
 export interface Seq64AreaOptions {
+  /** Default `getDefaultRuntime()` (its allocation hook is used once, at creation). */
   readonly runtime?: Runtime;
   /** Number of 64-bit slots (1…65536). Default 64. */
   readonly slots?: number;
@@ -42,8 +43,11 @@ const MAX_SLOTS = 65536;
  * read-only), then `slots × 4` bytes of waiter counts (kernel private). A new slot reads 0.
  */
 export class Seq64Area {
+  /** The runtime it belongs to. */
   readonly runtime: Runtime;
+  /** Number of slots. */
   readonly slots: number;
+  /** The memory: values, then waiter counts (see the class comment). */
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
   /** Every slot, read-only: the mapping each VM gets (`amdgpu_seq64_map`). */
   readonly user: IosysMap;

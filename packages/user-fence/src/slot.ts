@@ -1,5 +1,5 @@
 /**
- * A 64-bit seqno location inside an {@link IosysMap}: validated once, then read and written
+ * A 64-bit seqno location inside an `IosysMap`: validated once, then read and written
  * with `Atomics` on a `BigUint64Array` over the map's buffer (tear-free against another
  * agent writing a `SharedArrayBuffer`, and no per-access bounds checks on the hot path).
  */

@@ -56,7 +56,7 @@ function writeOnSignal(_fence: Fence, uf: UserFence): void {
 
 /**
  * `struct dma_fence_user_fence`: when a dma-fence signals, write a 64-bit seqno into memory
- * (an {@link IosysMap} location), so a user-mode ring can wait on an imported fence with a
+ * (a location in an `IosysMap`), so a user-mode ring can wait on an imported fence with a
  * GPU semaphore instruction instead of a CPU thread blocking on the dma-fence.
  *
  * Allocation is split from {@link UserFence.attach} (`alloc` may fail with ENOMEM;
@@ -73,6 +73,7 @@ function writeOnSignal(_fence: Fence, uf: UserFence): void {
  * — put the fence in the BOOKKEEP slot of the BO holding the location.
  */
 export class UserFence {
+  /** The runtime it allocated from. */
   readonly runtime: Runtime;
   #state = ALLOCATED;
   #view: BigUint64Array | null = null;
