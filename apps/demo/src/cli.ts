@@ -1,19 +1,30 @@
-import { realpathSync } from 'node:fs';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
-import { DEFAULT_SCENARIO, scenarios as registeredScenarios, type Scenario } from './scenarios/index.js';
+import { toChromeTrace } from './chrome-trace.js';
+import { defaultWorkers, explore, formatExplore, parseShard, type ExploreOptions, type Shard } from './explore.js';
+import { renderHtml } from './html.js';
+import { createProgress } from './progress.js';
+import { DEFAULT_SCENARIO, scenarios as registeredScenarios, type Colors, type Scenario, type ScenarioParam } from './scenarios/index.js';
+import { formatSummary } from './summary.js';
 
 export interface CliIO {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly color: boolean;
+  /** True when progress bars may be drawn (stderr is a terminal). Default false. */
+  readonly isTTY?: boolean;
+  /** Where progress bars go (default process.stderr). */
+  readonly progressStream?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
 const processIO: CliIO = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   color: pc.isColorSupported,
+  isTTY: process.stderr.isTTY === true,
 };
 
 function parseSeed(value: string): number {
@@ -22,65 +33,265 @@ function parseSeed(value: string): number {
   return n;
 }
 
+function parsePositive(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer.');
+  return n;
+}
+
+function parseShardArg(value: string): Shard {
+  try {
+    return parseShard(value);
+  } catch (e) {
+    throw new InvalidArgumentError(`${(e as Error).message}.`);
+  }
+}
+
 function scenarioList(scenarios: readonly Scenario[]): string {
   if (scenarios.length === 0) return '  (none registered yet)\n';
   const width = Math.max(...scenarios.map((s) => s.name.length));
   return scenarios
-    .map((s) => `  ${s.name.padEnd(width)}  ${s.summary}${s.name === DEFAULT_SCENARIO ? ' (default)' : ''}\n`)
+    .map((s) => {
+      const params = (s.params ?? []).map((p) => `--${p.name} ${p.choices ? p.choices.join('|') : '<n>'}`).join(' ');
+      return `  ${s.name.padEnd(width)}  ${s.summary}${s.name === DEFAULT_SCENARIO ? ' (default)' : ''}${params ? `\n  ${' '.repeat(width)}  options: ${params}` : ''}\n`;
+    })
     .join('');
 }
 
+const camel = (name: string): string => name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+
+/** Every scenario param, once per name, with the scenarios that take it. */
+function allParams(scenarios: readonly Scenario[]): { param: ScenarioParam; owners: string[] }[] {
+  const out = new Map<string, { param: ScenarioParam; owners: string[] }>();
+  for (const s of scenarios) {
+    for (const p of s.params ?? []) {
+      const e = out.get(p.name) ?? { param: p, owners: [] };
+      e.owners.push(s.name);
+      out.set(p.name, e);
+    }
+  }
+  return [...out.values()];
+}
+
+function addParamOptions(cmd: Command, scenarios: readonly Scenario[]): void {
+  for (const { param, owners } of allParams(scenarios)) {
+    const values = param.choices ? param.choices.join('|') : `${param.integer?.min ?? 0}…${param.integer?.max ?? '∞'}`;
+    cmd.addOption(new Option(`--${param.name} <value>`, `${param.description} [${values}, default ${param.default}] (${owners.join(', ')} only)`));
+  }
+}
+
+/** The scenario's params from the parsed options: an error message, or the values given (and all values with defaults). */
+function chooseParams(
+  scenario: Scenario,
+  scenarios: readonly Scenario[],
+  opts: Record<string, unknown>,
+): { error: string } | { given: Record<string, string>; all: Record<string, string> } {
+  const given: Record<string, string> = {};
+  const all: Record<string, string> = {};
+  const own = new Map((scenario.params ?? []).map((p) => [p.name, p]));
+  for (const { param, owners } of allParams(scenarios)) {
+    const v = opts[camel(param.name)];
+    if (typeof v !== 'string') continue;
+    if (!own.has(param.name)) return { error: `--${param.name} applies to ${owners.join(', ')}, not to ${scenario.name}` };
+    const value = v;
+    const p = own.get(param.name)!;
+    if (p.choices && !p.choices.includes(value)) return { error: `--${p.name} must be one of ${p.choices.join(', ')} (got "${value}")` };
+    if (p.integer) {
+      const n = /^\d+$/.test(value) ? Number(value) : NaN;
+      if (!(n >= p.integer.min && n <= p.integer.max)) return { error: `--${p.name} must be an integer from ${p.integer.min} to ${p.integer.max} (got "${value}")` };
+    }
+    given[p.name] = value;
+  }
+  for (const p of scenario.params ?? []) all[p.name] = given[p.name] ?? p.default;
+  return { given, all };
+}
+
+function writeOut(path: string, text: string): string {
+  const abs = resolve(path);
+  mkdirSync(dirname(abs), { recursive: true });
+  writeFileSync(abs, text);
+  return abs;
+}
+
+const EXAMPLES = `
+Examples:
+  npm run demo                                    the default scenario (kernel), seed 1
+  npm run demo -- bypass-vs-worker --seed 7       another scenario, another seed
+  npm run demo -- bypass-vs-worker --html t.html  …and a timeline page to open in a browser
+  npm run demo -- irq-put --trace t.json          …or a trace for Perfetto (ui.perfetto.dev → Open trace file)
+  npm run demo -- explore --scenario kernel --seeds 200
+                                                  200 seeds in parallel; prints the command replaying each failure
+  npm run demo -- --list                          the scenarios and their options
+
+Every run is deterministic: the same scenario, seed and options give the same output and
+the same trace hash. The simulated GPU runs in virtual time (ms); nothing here needs a GPU.
+`;
+
 /**
  * Runs the demo CLI on `argv` (the arguments after the script name) and resolves to the
- * process exit code: 0 on success, non-zero for a bad flag, an unknown scenario, or a
- * scenario that threw.
+ * process exit code: 0 on success, non-zero for a bad flag, an unknown scenario, a
+ * scenario that threw, or an `explore` that found failing seeds.
  */
 export async function main(
   argv: readonly string[],
   io: CliIO = processIO,
   scenarios: readonly Scenario[] = registeredScenarios,
 ): Promise<number> {
-  const colors = pc.createColors(io.color);
+  const colors: Colors = pc.createColors(io.color);
   let exitCode = 0;
+  const fail = (message: string): void => {
+    io.stderr(colors.red(`error: ${message}\n`));
+    exitCode = 1;
+  };
+  const findScenario = (wanted: string): Scenario | undefined => {
+    const scenario = scenarios.find((s) => s.name === wanted);
+    if (!scenario) {
+      const available = scenarios.length > 0 ? `available: ${scenarios.map((s) => s.name).join(', ')}` : 'no scenarios are registered yet';
+      fail(`unknown scenario "${wanted}" (${available}; --list describes them)`);
+    }
+    return scenario;
+  };
 
   const program = new Command('dep-demo')
-    .description('Run a dep scenario on the simulated GPU.')
-    .argument('[scenario]', `scenario to run (default: ${DEFAULT_SCENARIO})`)
-    .option('--seed <n>', 'seed for the virtual executor', parseSeed, 1)
+    .description(
+      'Run a scenario of the Linux GPU dependency layer (dma-fence, dma-resv, drm_dep, …) on a\n' +
+        'simulated GPU, print what happened, and optionally write a Perfetto trace or an HTML timeline.\n' +
+        'From the repository root: npm run demo -- [scenario] [options]',
+    )
+    .usage('[scenario] [options]  |  explore --scenario <name> [options]')
+    .argument('[scenario]', `scenario to run (default: ${DEFAULT_SCENARIO}; see the list below)`)
+    .option('--seed <n>', 'seed of the virtual executor: same seed, same run', parseSeed, 1)
+    .option('--trace <file>', 'write a Chrome trace (JSON) for Perfetto or chrome://tracing')
+    .option('--html <file>', 'write a self-contained HTML timeline (no network needed)')
+    .option('--chaos', 'shuffle events that are runnable at the same instant (by the seed)')
+    .option('--faults', 'inject seeded allocation failures (the error paths must unwind)')
     .option('--list', 'list the scenarios and exit')
-    .addHelpText('after', () => `\nScenarios:\n${scenarioList(scenarios)}`)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
       writeOut: io.stdout,
       writeErr: io.stderr,
       outputError: (text, write) => write(colors.red(text)),
-    })
-    .action(async (name: string | undefined, opts: { seed: number; list?: true }) => {
-      if (opts.list) {
-        io.stdout(scenarioList(scenarios));
-        return;
-      }
-      const wanted = name ?? (scenarios.some((s) => s.name === DEFAULT_SCENARIO) ? DEFAULT_SCENARIO : scenarios[0]?.name);
-      if (wanted === undefined) {
-        io.stdout('No scenarios are registered yet (apps/demo/src/scenarios/index.ts).\n');
-        return;
-      }
-      const scenario = scenarios.find((s) => s.name === wanted);
-      if (!scenario) {
-        const available = scenarios.length > 0 ? `available: ${scenarios.map((s) => s.name).join(', ')}` : 'no scenarios are registered yet';
-        io.stderr(colors.red(`error: unknown scenario "${wanted}" (${available})\n`));
-        exitCode = 1;
-        return;
-      }
-      io.stdout(`${colors.bold(scenario.name)} ${colors.dim(`seed=${opts.seed}`)}\n`);
-      try {
-        await scenario.run({ seed: opts.seed, log: (line) => io.stdout(`${line}\n`), colors });
-      } catch (err) {
-        io.stderr(colors.red(`scenario "${scenario.name}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`));
-        exitCode = 1;
-      }
     });
+  addParamOptions(program, scenarios);
+  program.addHelpText('after', () => `${EXAMPLES}\nScenarios:\n${scenarioList(scenarios)}\nMore: npm run demo -- explore --help`);
+
+  program.action(async (name: string | undefined, opts: { seed: number; list?: true; trace?: string; html?: string; chaos?: true; faults?: true } & Record<string, unknown>) => {
+    if (opts.list) {
+      io.stdout(scenarioList(scenarios));
+      return;
+    }
+    const wanted = name ?? (scenarios.some((s) => s.name === DEFAULT_SCENARIO) ? DEFAULT_SCENARIO : scenarios[0]?.name);
+    if (wanted === undefined) {
+      io.stdout('No scenarios are registered yet (apps/demo/src/scenarios/index.ts).\n');
+      return;
+    }
+    const scenario = findScenario(wanted);
+    if (!scenario) return;
+    const chosen = chooseParams(scenario, scenarios, opts);
+    if ('error' in chosen) {
+      fail(chosen.error);
+      return;
+    }
+    const shown = Object.entries(chosen.all).map(([k, v]) => ` ${k}=${v}`).join('');
+    io.stdout(`${colors.bold(scenario.name)} ${colors.dim(`seed=${opts.seed}${shown}${opts.chaos ? ' chaos' : ''}${opts.faults ? ' faults' : ''}`)}\n`);
+    const progress = createProgress(scenario.name, { enabled: io.isTTY === true, color: io.color, unit: 'jobs', ...(io.progressStream ? { stream: io.progressStream } : {}) });
+    let result;
+    try {
+      result = await scenario.run({
+        seed: opts.seed,
+        log: (line) => io.stdout(`${line}\n`),
+        colors,
+        params: chosen.all,
+        ...(opts.chaos ? { chaos: true } : {}),
+        ...(opts.faults ? { faults: true } : {}),
+        progress: (done, total) => progress.update(done, total),
+      });
+    } catch (err) {
+      progress.stop();
+      io.stderr(colors.red(`scenario "${scenario.name}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`));
+      exitCode = 1;
+      return;
+    }
+    progress.stop();
+    if (!result) {
+      if (opts.trace !== undefined || opts.html !== undefined) fail(`scenario "${scenario.name}" returns no trace to write`);
+      return;
+    }
+    for (const line of formatSummary(result, colors)) io.stdout(`${line}\n`);
+    if (opts.trace !== undefined) {
+      const trace = toChromeTrace(result);
+      const at = writeOut(opts.trace, JSON.stringify(trace));
+      io.stdout(`${colors.green('wrote')} ${at} ${colors.dim(`(${trace.traceEvents.length} events; open it in Perfetto — ui.perfetto.dev, "Open trace file" — or chrome://tracing)`)}\n`);
+    }
+    if (opts.html !== undefined) {
+      const at = writeOut(opts.html, renderHtml(result));
+      io.stdout(`${colors.green('wrote')} ${at} ${colors.dim('(a self-contained page: open it in any browser, offline)')}\n`);
+    }
+  });
+
+  const exploreCmd = program
+    .command('explore')
+    .description(
+      'Run one scenario under many seeds in parallel (worker threads) and count the outcomes.\n' +
+        'Prints a table of outcomes and, for every failing seed (deadlock, cycle, unsignalled fence,\n' +
+        'leak, error), the one command that replays it. Exit code 1 when any seed failed.',
+    )
+    .option('--scenario <name>', 'the scenario to explore', DEFAULT_SCENARIO)
+    .option('--seeds <n>', 'how many seeds', parsePositive, 100)
+    .option('--first-seed <s>', 'the first seed', parseSeed, 1)
+    .option('--shard <i/n>', 'run only every n-th seed starting with the i-th (split a big run across machines)', parseShardArg, { index: 1, count: 1 })
+    .option('--workers <n>', 'worker threads', parsePositive, defaultWorkers())
+    .option('--chaos', 'shuffle same-instant events by the seed (explores interleavings)')
+    .option('--faults', 'inject seeded allocation failures')
+    .option('--all-failures', 'list the replay command of every failing seed (default: the first 20)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  npm run explore -- --scenario kernel --seeds 500\n' +
+        '  npm run explore -- --scenario bypass-vs-worker --seeds 100 --chaos --faults\n' +
+        '  npm run explore -- --scenario kernel --seeds 1000 --shard 2/4   (seeds 2, 6, 10, …)\n',
+    );
+  addParamOptions(exploreCmd, scenarios);
+  exploreCmd.action(
+    async (opts: { scenario: string; seeds: number; firstSeed: number; shard: Shard; workers: number; chaos?: true; faults?: true; allFailures?: true } & Record<string, unknown>) => {
+      const scenario = findScenario(opts.scenario);
+      if (!scenario) return;
+      const chosen = chooseParams(scenario, scenarios, opts);
+      if ('error' in chosen) {
+        fail(chosen.error);
+        return;
+      }
+      const eo: ExploreOptions = {
+        scenario: scenario.name,
+        seeds: opts.seeds,
+        firstSeed: opts.firstSeed,
+        shard: opts.shard,
+        ...(opts.chaos ? { chaos: true } : {}),
+        faults: opts.faults === true,
+        params: chosen.given,
+        workers: opts.workers,
+      };
+      const last = opts.firstSeed + opts.seeds - 1;
+      io.stdout(
+        `${colors.bold(`explore ${scenario.name}`)} ${colors.dim(
+          `seeds ${opts.firstSeed}…${last}${opts.shard.count > 1 ? `, shard ${opts.shard.index}/${opts.shard.count}` : ''}, ` +
+            `${opts.workers} worker(s), chaos: ${opts.chaos ? 'on' : 'scenario default'}, faults: ${opts.faults ? 'on' : 'off'}`,
+        )}\n`,
+      );
+      const progress = createProgress(`explore ${scenario.name}`, { enabled: io.isTTY === true, color: io.color, unit: 'seeds', ...(io.progressStream ? { stream: io.progressStream } : {}) });
+      const t0 = Date.now();
+      let outcomes;
+      try {
+        outcomes = await explore(eo, (done, total) => progress.update(done, total));
+      } finally {
+        progress.stop();
+      }
+      io.stdout(`${colors.dim(`${outcomes.length} seed(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`)}\n`);
+      for (const line of formatExplore(eo, outcomes, colors, opts.allFailures ? { maxReplays: Infinity } : {})) io.stdout(`${line}\n`);
+      if (outcomes.some((o) => !o.ok)) exitCode = 1;
+    },
+  );
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

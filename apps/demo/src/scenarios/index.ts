@@ -1,8 +1,30 @@
 import type pc from 'picocolors';
+import type { Report, TraceRecord } from '@dep/kernel';
 import { kernelScenario } from './kernel.js';
+import { bypassVsWorkerScenario, irqPutScenario } from './queue-options.js';
+import { inactiveFenceScenario } from './inactive-fence.js';
+import { teardownUnderLoadScenario } from './teardown.js';
 
 /** Colour helpers handed to a scenario (disabled when output is not a terminal). */
 export type Colors = ReturnType<typeof pc.createColors>;
+
+/**
+ * A scenario-specific option, e.g. `preempt-deadlock --ordering none|slot|gate`. The CLI
+ * turns it into `--<name> <value>` (only valid with the scenario that declares it) and
+ * hands the chosen value to `run` in {@link ScenarioOptions.params}.
+ */
+export interface ScenarioParam {
+  /** Flag name without dashes, lower-case: `ordering` → `--ordering <value>`. */
+  readonly name: string;
+  /** One line for `--help`. */
+  readonly description: string;
+  /** The values it accepts (or {@link integer}). */
+  readonly choices?: readonly string[];
+  /** An integer in this range (instead of {@link choices}). */
+  readonly integer?: { readonly min: number; readonly max: number };
+  /** The value when the flag is not given. */
+  readonly default: string;
+}
 
 export interface ScenarioOptions {
   /** Seed for the virtual executor: same seed, same interleaving, same output. */
@@ -10,6 +32,87 @@ export interface ScenarioOptions {
   /** Writes one line of output. */
   readonly log: (line: string) => void;
   readonly colors: Colors;
+  /** Values of the scenario's {@link Scenario.params} (defaults filled in). Absent: all defaults. */
+  readonly params?: Readonly<Record<string, string>>;
+  /**
+   * `--chaos`: the executor picks among events runnable at the same instant by the seed.
+   * Undefined: the scenario's own default.
+   */
+  readonly chaos?: boolean;
+  /** `--faults`: seeded fault injection (allocations fail now and then). Default off. */
+  readonly faults?: boolean;
+  /** Reports progress of a long run (the CLI draws a bar on a terminal). */
+  readonly progress?: (done: number, total: number) => void;
+}
+
+/** Per client and queue: what the summary table shows. */
+export interface QueueStats {
+  /** A side-by-side variant (`bypass`, `worker`, …), when the scenario runs several. */
+  readonly variant?: string;
+  readonly client: string;
+  readonly queue: string;
+  /** Jobs pushed. */
+  readonly jobs: number;
+  /** Jobs whose finished fence signalled without error. */
+  readonly completed: number;
+  /** Jobs whose finished fence signalled with an error (timeout, cancel, kill). */
+  readonly errors: number;
+  /** Push → finished-fence signal, ms of virtual time; null without completed jobs. */
+  readonly latencyP50: number | null;
+  readonly latencyP99: number | null;
+  readonly preemptions: number;
+  readonly timeouts: number;
+  /** Further columns, in this order (work items, bypassed, …). */
+  readonly extra?: Readonly<Record<string, number | string>>;
+}
+
+/**
+ * How a run ended. `ok` is false for what `explore` counts as a failure (a deadlock, a
+ * dependency cycle, a fence never signalled, a leak, a scenario that threw).
+ */
+export interface Verdict {
+  readonly ok: boolean;
+  /** Short and stable, for grouping seeds: `all fences signalled`, `cycle found`, `deadlock`, … */
+  readonly outcome: string;
+  /** One sentence for a person. */
+  readonly detail: string;
+}
+
+/** The trace of one runtime (a scenario comparing options runs one per variant). */
+export interface RunTrace {
+  /** The variant's name, or the scenario's for a single run. */
+  readonly label: string;
+  readonly records: readonly TraceRecord[];
+  /** Queue name → client name (colours, the summary's client column). */
+  readonly clients?: Readonly<Record<string, string>>;
+  /** The reports of this run's runtime (drawn as markers on the reporting task's lane). */
+  readonly reports?: readonly Report[];
+}
+
+/** A metrics × variants table (the numbers an option debate is about, side by side). */
+export interface Comparison {
+  readonly title: string;
+  readonly columns: readonly string[];
+  readonly rows: readonly { readonly label: string; readonly values: readonly (number | string)[] }[];
+}
+
+/** What a scenario run returns; the CLI prints it and writes `--trace` / `--html` from it. */
+export interface ScenarioResult {
+  readonly scenario: string;
+  readonly seed: number;
+  readonly params: Readonly<Record<string, string>>;
+  readonly chaos: boolean;
+  readonly faults: boolean;
+  readonly traces: readonly RunTrace[];
+  readonly stats: readonly QueueStats[];
+  /** lockdep splats, WARNs, stalls, leaks: from every runtime of the run. */
+  readonly reports: readonly Report[];
+  readonly comparison?: Comparison;
+  readonly verdict: Verdict;
+  /** A hash of every trace: same seed and options, same hash. */
+  readonly traceHash: string;
+  /** Virtual time at the end of the (longest) run, ms. */
+  readonly endTime: number;
 }
 
 export interface Scenario {
@@ -17,7 +120,13 @@ export interface Scenario {
   readonly name: string;
   /** One line for `--help` and `--list`. */
   readonly summary: string;
-  run(opts: ScenarioOptions): void | Promise<void>;
+  /** Scenario-specific options. */
+  readonly params?: readonly ScenarioParam[];
+  /**
+   * Runs the scenario. Writes its narrative with `log`; returns the result the CLI
+   * summarises (or nothing, for a scenario with nothing to summarise).
+   */
+  run(opts: ScenarioOptions): void | ScenarioResult | Promise<void | ScenarioResult>;
 }
 
 /** The scenario run when none is named, once it is registered. */
@@ -27,4 +136,11 @@ export const DEFAULT_SCENARIO = 'kernel';
  * Every scenario the CLI knows, in the order `--list` shows them. Each lives in its own
  * module under src/scenarios/ and is added here by import.
  */
-export const scenarios: readonly Scenario[] = [kernelScenario];
+export const scenarios: readonly Scenario[] = [
+  kernelScenario,
+  bypassVsWorkerScenario,
+  irqPutScenario,
+  inactiveFenceScenario,
+  teardownUnderLoadScenario,
+];
+

@@ -9,8 +9,10 @@ import {
   Workqueue,
   traceHash,
   type Report,
+  type TraceRecord,
 } from '@dep/kernel';
-import type { Scenario, ScenarioOptions } from './index.js';
+import { judge, makeResult } from '../result.js';
+import type { Scenario, ScenarioOptions, ScenarioResult } from './index.js';
 
 /**
  * The kernel runtime on its own, in virtual time: two workqueues (an ordered
@@ -21,10 +23,15 @@ import type { Scenario, ScenarioOptions } from './index.js';
  */
 export async function runKernelScenario(
   seed: number,
-): Promise<{ lines: string[]; reports: readonly Report[]; hash: string; deadlocked: boolean }> {
-  const rt = new Runtime({ seed, chaos: true, checks: 'warn', name: 'kernel-demo' });
+  options: { readonly chaos?: boolean; readonly faults?: boolean } = {},
+): Promise<{ lines: string[]; reports: readonly Report[]; hash: string; deadlocked: boolean; records: readonly TraceRecord[]; chaos: boolean }> {
+  const chaos = options.chaos ?? true;
+  const rt = new Runtime({ seed, chaos, checks: 'warn', name: 'kernel-demo' });
   const trace = new MemoryTraceSink();
   rt.trace.attach(trace);
+  // --faults: one allocation in five fails (seeded); the scenario's one GFP_KERNEL
+  // allocation then throws ENOMEM out of its work item.
+  if (options.faults === true) rt.faults.failAlloc({ probability: 0.2, site: 'submit: grow dependency array' });
   const lines: string[] = [];
   const say = (line: string): void => {
     lines.push(`${rt.now().toFixed(0).padStart(5)} ms  ${rt.current.name.padEnd(18)} ${line}`);
@@ -89,28 +96,31 @@ export async function runKernelScenario(
   const deadlocked = !main.finished;
   if (deadlocked) say(`deadlock: ${idle.stalled.length} task(s) blocked with nothing left to run`);
   rt.shutdown();
-  return { lines, reports: rt.reports.list, hash: traceHash(trace.records), deadlocked };
+  return { lines, reports: rt.reports.list, hash: traceHash(trace.records), deadlocked, records: trace.records, chaos };
 }
 
 export const kernelScenario: Scenario = {
   name: 'kernel',
   summary: 'the runtime alone: two workqueues, a timer, lockdep catching an AB-BA order and a reclaim allocation',
-  async run({ seed, log, colors }: ScenarioOptions) {
-    const { lines, reports, hash, deadlocked } = await runKernelScenario(seed);
+  async run(opts: ScenarioOptions): Promise<ScenarioResult> {
+    const { seed, log, colors } = opts;
+    const { lines, reports, deadlocked, records, chaos } = await runKernelScenario(seed, {
+      ...(opts.chaos === undefined ? {} : { chaos: opts.chaos }),
+      ...(opts.faults === undefined ? {} : { faults: opts.faults }),
+    });
     log(colors.dim('virtual time   task               event'));
     for (const line of lines) log(line);
-    log('');
-    log(colors.bold(`${reports.length} report(s) from lockdep and the WARN sink (checks: warn):`));
-    for (const r of reports) {
-      log(`${colors.yellow(`[${r.kind}]`)} ${r.message} ${colors.dim(`(${r.task} at ${r.time} ms)`)}`);
-      for (const d of r.details) log(colors.dim(`    ${d}`));
-    }
-    log('');
-    log(
-      deadlocked
-        ? colors.red('verdict: the AB-BA order lockdep reported really deadlocked under this seed')
-        : colors.green('verdict: ran to completion; lockdep still caught the AB-BA order before it could deadlock'),
-    );
-    log(`trace hash ${colors.cyan(hash)} ${colors.dim('(same seed, same hash)')}`);
+    const trace = { label: 'kernel', records, reports };
+    const base = judge([trace], reports);
+    return makeResult('kernel', opts, {
+      traces: [trace],
+      reports,
+      chaos,
+      verdict: deadlocked
+        ? { ok: false, outcome: 'deadlock', detail: 'the AB-BA order lockdep reported really deadlocked under this seed' }
+        : base.ok
+          ? { ok: true, outcome: 'completed', detail: 'ran to completion; lockdep still caught the AB-BA order before it could deadlock' }
+          : base,
+    });
   },
 };
