@@ -53,6 +53,36 @@ describe('close', () => {
   });
 });
 
+describe('close during a sleeping release', () => {
+  it('an ioctl arriving while postclose sleeps fails with EBADF and does not release twice', async () => {
+    const { rt, memory } = setup();
+    let releases = 0;
+    class SlowFile extends DrmFile {
+      protected override async postclose(): Promise<void> {
+        releases++;
+        await rt.sleep(5);
+      }
+    }
+    class SlowDevice extends DrmDevice<SlowFile> {
+      protected override createFile(id: number): SlowFile {
+        return new SlowFile(this, id);
+      }
+    }
+    const dev = new SlowDevice({ runtime: rt, memory });
+    await rt.run(async () => {
+      const f = dev.open();
+      await f.gemCreate({ size: 4096n });
+      const closing = rt.spawn('close', () => f.close(), { joinable: true });
+      await rt.sleep(1);
+      expect([f.closed, f.released]).toEqual([true, false]);
+      expect(await errnoOf(f.syncobjCreate())).toBe('EBADF');
+      await closing.join();
+      expect([releases, f.released, rt.now()]).toEqual([1, true, 5]);
+    });
+    expect(rt.shutdown().filter((r) => r.kind !== 'warn')).toEqual([]);
+  });
+});
+
 /** A toy driver: a per-file table of "contexts", a CTX_CREATE/DESTROY ioctl, a postclose. */
 class ToyContext {
   destroyed = false;

@@ -59,7 +59,7 @@ export interface SyncobjWaitResult {
   readonly firstSignaled: number;
 }
 
-type FileState = 'open' | 'closing' | 'closed';
+type FileState = 'open' | 'closing' | 'releasing' | 'closed';
 
 const ETIME = -62;
 const ERESTARTSYS = -512;
@@ -704,6 +704,8 @@ export class DrmFile {
   protected async postclose(): Promise<void> {}
 
   async #release(): Promise<void> {
+    if (this.#state !== 'closing') return;
+    this.#state = 'releasing';
     // drm_syncobj_release()
     for (const [, s] of this.syncobjs._drain()) s.put();
     // drm_gem_release()
