@@ -255,7 +255,16 @@ export class DrmFile {
     const buf = this.#primeByHandle.get(handle);
     if (buf !== undefined) {
       this.#primeByHandle.delete(handle);
-      this.#primeByBuf.delete(buf);
+      if (this.#primeByBuf.get(buf) === handle) {
+        this.#primeByBuf.delete(buf);
+        // another handle of this file may still cache the same dma-buf
+        for (const [h, b] of this.#primeByHandle) {
+          if (b === buf) {
+            this.#primeByBuf.set(buf, h);
+            break;
+          }
+        }
+      }
       buf.put();
     }
     this.#handlePut(obj);
@@ -416,8 +425,7 @@ export class DrmFile {
           buf = new DmaBuf(obj);
           obj._dmaBuf = buf.get();
         }
-        this.#primeByHandle.set(a.handle, buf.get());
-        this.#primeByBuf.set(buf, a.handle);
+        this.#primeAdd(buf, a.handle);
         if (rt.trace.enabled) rt.trace.emit('drm:prime_export', { file: this.label, obj: obj.id, dmabuf: buf.id });
         return { fd: new DmaBufFd(buf, a.flags) };
       } finally {
@@ -454,11 +462,16 @@ export class DrmFile {
       } finally {
         obj.put();
       }
-      this.#primeByHandle.set(handle, buf.get());
-      this.#primeByBuf.set(buf, handle);
+      this.#primeAdd(buf, handle);
       if (rt.trace.enabled) rt.trace.emit('drm:prime_import', { file: this.label, dmabuf: buf.id, handle, foreign });
       return { handle };
     });
+  }
+
+  /** `drm_prime_add_buf_handle()`: the cache entry holds a dma-buf reference (allocated by the caller beforehand). */
+  #primeAdd(buf: DmaBuf, handle: number): void {
+    this.#primeByHandle.set(handle, buf.get());
+    if (!this.#primeByBuf.has(buf)) this.#primeByBuf.set(buf, handle);
   }
 
   /** @internal The prime cache (`handle → dma-buf id`), for snapshots. */

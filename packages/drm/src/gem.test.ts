@@ -257,6 +257,27 @@ describe('PRIME', () => {
     expect(nonWarn(rt.shutdown())).toEqual([]);
   });
 
+  it('two handles of one object in a file, both exported: closing one keeps the other in the prime cache', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const a = dev.open();
+      const { handle: h1 } = await a.gemCreate({ size: 4096n });
+      const { name } = await a.gemFlink({ handle: h1 });
+      const { handle: h2 } = await a.gemOpen({ name });
+      const e1 = await a.primeHandleToFd({ handle: h1 });
+      const e2 = await a.primeHandleToFd({ handle: h2 });
+      expect(e2.fd.dmaBuf).toBe(e1.fd.dmaBuf);
+      expect((await a.primeFdToHandle({ fd: e1.fd })).handle, 'the first cached handle').toBe(h1);
+      await a.gemClose({ handle: h1 });
+      expect((await a.primeFdToHandle({ fd: e1.fd })).handle, 'still cached through h2: no new handle').toBe(h2);
+      expect(a.gem.size).toBe(1);
+      e1.fd.close();
+      e2.fd.close();
+      await a.close();
+    });
+    expect(nonWarn(rt.shutdown())).toEqual([]);
+  });
+
   it('the dma-buf outlives the handles while an fd is open', async () => {
     const { rt, dev } = setup();
     await rt.run(async () => {
