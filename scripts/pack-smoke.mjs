@@ -99,15 +99,23 @@ for (const w of targets) {
     // The tree: clean, and exactly the package plus its declared @dep closure.
     const ls = JSON.parse(run('npm', ['ls', '--all', '--json'], consumer).stdout);
     const found = new Set();
+    const fromTarball = new Set();
     (function walk(deps) {
       for (const [name, info] of Object.entries(deps ?? {})) {
         if (name.startsWith('@dep/')) {
-          if (!String(info.resolved ?? '').startsWith('file:')) throw new Error(`${name} did not come from its tarball (${info.resolved})`);
+          // A deduped occurrence (a diamond: two packages depending on the same @dep) has
+          // no `resolved`; the hoisted one carries it, and must name the tarball.
+          if (info.resolved !== undefined) {
+            if (!String(info.resolved).startsWith('file:')) throw new Error(`${name} did not come from its tarball (${info.resolved})`);
+            fromTarball.add(name);
+          }
           found.add(name);
         }
         walk(info.dependencies);
       }
     })(ls.dependencies);
+    const unresolved = [...found].filter((n) => !fromTarball.has(n));
+    if (unresolved.length) throw new Error(`no installed copy of [${unresolved}] came from its tarball`);
     const expected = new Set([w.name, ...depClosure(w.name)]);
     const extra = [...found].filter((n) => !expected.has(n));
     const missing = [...expected].filter((n) => !found.has(n));
