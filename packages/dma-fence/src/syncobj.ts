@@ -446,7 +446,6 @@ export class Syncobj {
     const who = 'drm_syncobj_signal';
     this.#alive(who);
     const rt = this.runtime;
-    rt.alloc(GFP_KERNEL, 'dma_fence_allocate_private_stub');
     const stub = allocatePrivateStub(rt.now(), rt);
     this.replaceFence(stub);
     stub.put();
