@@ -1,4 +1,4 @@
-import { DmaFence, type DmaFenceOps, type Fence } from '@dep/dma-fence';
+import { DmaFence, type DmaFenceOps, type Fence, type FenceInitOptions } from '@dep/dma-fence';
 import type { DepJob } from './job.js';
 
 /** Lockdep class of finished fences (the kernel's drm_sched fences have their own lock too). */
@@ -18,11 +18,24 @@ export class DepFence extends DmaFence {
   /** @internal The job; null once the job is freed (the fence may outlive it). */
   _job: DepJob | null;
 
-  constructor(job: DepJob) {
-    super();
+  /**
+   * Initialised at once (`dma_fence_init` through the constructor's fast path) when `ops`
+   * is given; otherwise an uninitialised fence (the scheduled fence, initialised at arm).
+   */
+  constructor(job: DepJob | null, ops?: DmaFenceOps<DepFence>, context?: bigint, seqno?: bigint, options?: FenceInitOptions) {
+    if (ops === undefined) super();
+    else super(ops, context, seqno, options);
     this._job = job;
   }
 }
+
+/**
+ * What `job._fence` holds before arm: an uninitialised fence shared by every unarmed job
+ * (the finished fence is made at arm, where the kernel initialises it).
+ *
+ * @internal
+ */
+export const UNARMED: DepFence = new DepFence(null);
 
 /**
  * Ops of finished fences: no `release` and no `wait`, so the core detaches them at signal

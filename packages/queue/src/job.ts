@@ -1,7 +1,7 @@
 import { DepError, GFP_KERNEL, type LifetimeToken } from '@dep/kernel';
 import { DmaFence, fenceLabel, fenceWaitsOn, type Fence, type FenceWait, type Syncobj } from '@dep/dma-fence';
 import { DmaResv, DmaResvUsage, isUsage, usageRw } from '@dep/dma-resv';
-import { DepFence, finishedFenceOps, isPreemptFence, scheduledFenceOps } from './fence.js';
+import { DepFence, UNARMED, finishedFenceOps, isPreemptFence, scheduledFenceOps } from './fence.js';
 import type { DepQueue } from './queue.js';
 import type { ArmedDepJob, DepJobState } from './types.js';
 
@@ -87,8 +87,8 @@ export class DepJob {
   _refs: number;
   /** @internal Arm order within the queue (1, 2, …); 0 before arm. */
   _seq: number;
-  /** @internal The private finished fence (initialised at arm). */
-  readonly _fence: DepFence;
+  /** @internal The private finished fence (made at arm; {@link UNARMED} before). */
+  _fence: DepFence;
   /** @internal First dependency, inline. */
   _dep0: DmaFence | null;
   /** @internal Second and later dependencies. */
@@ -130,7 +130,7 @@ export class DepJob {
     this._fl = 0;
     this._refs = 1;
     this._seq = 0;
-    this._fence = new DepFence(this);
+    this._fence = UNARMED;
     this._dep0 = null;
     this._deps = null;
     this._di = 0;
@@ -177,7 +177,7 @@ export class DepJob {
    * reference; `get()` it to keep it longer.
    */
   finishedFence(): Fence {
-    this._alive('drm_dep_job_finished_fence');
+    if (this._st === ST_FREED) this._alive('drm_dep_job_finished_fence');
     if (this._seq === 0) {
       throw new DepError('EINVAL', `drm_dep_job_finished_fence on a job of ${this.queue.name} that was not armed: the finished fence exists from arm() on`);
     }
@@ -213,7 +213,7 @@ export class DepJob {
 
   /** `drm_dep_job_get()`: one more reference; returns the job. */
   get(): this {
-    this._alive('drm_dep_job_get');
+    if (this._st === ST_FREED) this._alive('drm_dep_job_get');
     this._refs++;
     return this;
   }
@@ -464,7 +464,7 @@ export class DepJob {
    */
   arm(): ArmedDepJob<this> {
     const who = 'drm_dep_job_arm';
-    this._alive(who);
+    if (this._st === ST_FREED) this._alive(who);
     if (this._st !== ST_INIT) {
       throw new DepError('EINVAL', `${who}: the job of ${this.queue.name} is already ${STATE_NAMES[this._st]!} (seqno ${this._seq}); arm a job once, then push it`);
     }
@@ -485,7 +485,7 @@ export class DepJob {
    */
   push(): void {
     const who = 'drm_dep_job_push';
-    this._alive(who);
+    if (this._st === ST_FREED) this._alive(who);
     const st = this._st;
     if (st !== ST_ARMED) {
       throw new DepError(
@@ -517,10 +517,10 @@ export class DepJob {
     s.init(scheduledFenceOps, q.context + 1n, seqno, q._schedFenceOpts);
   }
 
-  /** @internal Initialise the finished fence at arm. */
+  /** @internal Make the finished fence at arm. */
   _initFinished(seqno: bigint): void {
     const q = this.queue;
-    this._fence.init(finishedFenceOps, q.context, seqno, q._fenceOpts);
+    this._fence = new DepFence(this, finishedFenceOps, q.context, seqno, q._fenceOpts);
   }
 
   toString(): string {

@@ -215,8 +215,11 @@ export class DepQueue<J extends DepJob = DepJob> {
     this.submitWq = wq;
     this.timeoutWq = options.timeoutWq ?? wq;
     this._ops = ops;
-    this._fenceOpts = { runtime: rt, lockClass: DEP_FENCE_LOCK_CLASS, inactive: inactiveFences };
-    this._schedFenceOpts = { runtime: rt, lockClass: DEP_SCHEDULED_FENCE_LOCK_CLASS };
+    // Only the keys that matter: the fence constructor's fast path skips option parsing
+    // when none of them is set (the lock class only matters when lockdep runs).
+    const checked = rt.checks !== 'off';
+    this._fenceOpts = checked ? { runtime: rt, lockClass: DEP_FENCE_LOCK_CLASS, inactive: inactiveFences } : inactiveFences ? { runtime: rt, inactive: true } : { runtime: rt };
+    this._schedFenceOpts = checked ? { runtime: rt, lockClass: DEP_SCHEDULED_FENCE_LOCK_CLASS } : { runtime: rt };
     this._submitLock = submitLock;
     this.#ownWq = options.submitWq === undefined;
     this.#runWork = new Work(() => this.#runWorkFn(), `drm_dep_run_job(${name})`);
@@ -329,7 +332,7 @@ export class DepQueue<J extends DepJob = DepJob> {
     job._initFinished(seqno);
     this._seq = seq;
     job._seq = seq;
-    job._initScheduled(seqno);
+    if (this.scheduledFenceEnabled) job._initScheduled(seqno);
     job._st = ST_ARMED;
     const x = job._x;
     if (x !== null && x.token !== null) {
@@ -529,7 +532,7 @@ export class DepQueue<J extends DepJob = DepJob> {
       this._pHead = job;
       this._pTail = job;
       this._pending = 1;
-      this.#startTimeout();
+      if (this.timeout !== Infinity) this.#startTimeout();
     } else {
       this._pTail._next = job;
       this._pTail = job;
@@ -551,27 +554,28 @@ export class DepQueue<J extends DepJob = DepJob> {
     }
     // Dependency cleanup in the submitting context, never in the completion (irq) path.
     job._releaseDeps();
-    this.#signalScheduled(job);
+    if (job._x !== null) this.#signalScheduled(job);
     if (hw !== null && !(hw instanceof DmaFence)) {
       rt.reports.warnOn(true, `drm_dep run_job(${this.name}) returned ${typeof hw} instead of a fence or null; the job completes with -EINVAL`);
       hw = null;
       error = EINVAL;
     }
     if (hw === null) {
-      this._jobDone(job, error);
+      this._jobDone(job, error, !inline);
     } else {
       const f = hw;
       job._hw = f;
       if (job._x !== null && job._x.token !== null) fenceWaitsOn(job._fence, f, 'drm_dep hardware fence');
       let added = false;
       try {
-        added = f.addCallback(hwSignalled, job);
+        // An engine that completed at once: no callback needed.
+        added = !f.testSignaledFlag() && f.addCallback(hwSignalled, job);
       } catch (e) {
         // An INACTIVE or uninitialised hardware fence: the driver broke the contract.
         if (thrown === NOTHING) thrown = e;
         error = EINVAL;
       }
-      if (!added) this._jobDone(job, error !== 0 ? error : f.error);
+      if (!added) this._jobDone(job, error !== 0 ? error : f.error, !inline);
     }
     if (thrown !== NOTHING) throw thrown;
   }
@@ -583,9 +587,12 @@ export class DepQueue<J extends DepJob = DepJob> {
 
   /**
    * @internal The job completed (its hardware fence signalled, `runJob` returned null or
-   * failed): return its credits, signal the finished fence with `error`, retire.
+   * failed): return its credits, signal the finished fence with `error`, retire. Retired
+   * right here with `jobPutIrqSafe`, or when `inWorker` (completion seen synchronously by
+   * the run worker: the put worker would run in the same place, decision 0507); otherwise
+   * by the put worker.
    */
-  _jobDone(job: DepJob, error: number): void {
+  _jobDone(job: DepJob, error: number, inWorker = false): void {
     if (job._st >= ST_DONE) return;
     const rt = this.runtime;
     if ((job._fl & JF_CREDITS) !== 0) {
@@ -603,7 +610,9 @@ export class DepQueue<J extends DepJob = DepJob> {
       this._kickRun();
     }
     if ((job._fl & JF_TDR) === 0) {
-      if (this.jobPutIrqSafe && (this._fl & Q_STOPPED) === 0) this.#retire(true);
+      if ((this._fl & Q_STOPPED) !== 0) return;
+      if (this.jobPutIrqSafe) this.#retire(true);
+      else if (inWorker) this.#retire(false);
       else if (this._pHead === job) this.submitWq.queueWork(this.#putWork);
     }
   }
@@ -716,13 +725,16 @@ export class DepQueue<J extends DepJob = DepJob> {
       hw.put();
     }
     this._jobs--;
-    if (rt.trace.enabled) rt.trace.emit('drm_dep:job_free', { queue: this.name, seqno: fence.wasInitialized() ? fence.seqno : 0n, context: rt.context }, { lane: this.#lane });
+    const armed = fence.wasInitialized();
+    if (rt.trace.enabled) rt.trace.emit('drm_dep:job_free', { queue: this.name, seqno: armed ? fence.seqno : 0n, context: rt.context }, { lane: this.#lane });
     try {
       const free = this._ops.freeJob;
       if (free !== undefined) free.call(this._ops, job as J);
     } finally {
-      if (fence.wasInitialized()) fence.put();
-      fence._job = null;
+      if (armed) {
+        fence.put();
+        fence._job = null;
+      }
       if (this.#idleWaiters !== null && this._jobs === 0) this.#wakeIdle();
       this._putRef();
       if (warnUnpushed) {

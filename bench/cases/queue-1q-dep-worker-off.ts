@@ -1,0 +1,6 @@
+// Group "queue-1q" (one queue, independent jobs): @dep/queue, checks off: run worker and put worker.
+import { depCase } from './queue-lib/cases.js';
+
+const NAME = 'DepQueue worker + put worker (off)';
+const GROUP = 'queue-1q';
+export default depCase({ name: NAME, group: GROUP }, { checks: 'off', bypass: false, irqPut: false });
