@@ -1,0 +1,124 @@
+/**
+ * `struct xe_device` on a hw-sim GuC device: the DRM device, the GuC id pool, the per-LRC
+ * seqno page, and the interrupt handler that routes user interrupts and G2H replies to
+ * the exec queues (xe_guc_submit.c `xe_guc_sched_done_handler`,
+ * `xe_guc_deregister_done_handler`, `xe_guc_exec_queue_reset_handler`; xe_hw_fence.c's
+ * irq walk).
+ */
+import { DrmDevice } from '@dep/drm';
+import { createGucDevice, type GucConfig, type GucDevice, type GucIrq, type HwBuffer } from '@dep/hw-sim';
+import { DepError, type Runtime } from '@dep/kernel';
+import type { XeExecQueue } from './exec-queue.js';
+import { XeFile } from './file.js';
+
+/** Options of {@link XeDevice}. */
+export interface XeDeviceOptions {
+  readonly runtime: Runtime;
+  /** The GuC device to drive; default: a new one made with `gpuConfig`. */
+  readonly gpu?: GucDevice;
+  /** Config of the GuC device made when `gpu` is not given. */
+  readonly gpuConfig?: GucConfig;
+  /** DRM device name. Default `card<N>`. */
+  readonly name?: string;
+  /** Job timeout of dma-fence exec queues (ms). Default 5000 (xe's default `job_timeout_ms`). */
+  readonly jobTimeoutMs?: number;
+  /** GuC ids available to exec queues. Default 64 (at most the GuC's `maxContexts`). */
+  readonly gucIds?: number;
+  /** User-fence TDR deadline of each VM (ms). Default 5000. */
+  readonly userFenceTimeoutMs?: number;
+}
+
+/**
+ * An xe device: `open()` gives an {@link XeFile} (the client's ioctls). Call
+ * {@link XeDevice.fini} after every file is closed to free the interrupt and the seqno page.
+ */
+export class XeDevice extends DrmDevice<XeFile> {
+  readonly gpu: GucDevice;
+  readonly jobTimeoutMs: number;
+  readonly userFenceTimeoutMs: number;
+  /** GuC ids exec queues may use. */
+  readonly gucIds: number;
+  readonly #seqnos: HwBuffer;
+  readonly #free: number[] = [];
+  readonly #byId = new Map<number, XeExecQueue>();
+  readonly #freeIrq: () => void;
+  #fini = false;
+
+  constructor(options: XeDeviceOptions) {
+    if (typeof options !== 'object' || options === null) throw new DepError('EINVAL', 'new XeDevice(options): pass { runtime, gpu?, gpuConfig?, jobTimeoutMs? }');
+    const { runtime } = options;
+    const jobTimeoutMs = options.jobTimeoutMs ?? 5000;
+    if (typeof jobTimeoutMs !== 'number' || !(jobTimeoutMs > 0)) throw new DepError('EINVAL', `new XeDevice: jobTimeoutMs must be > 0 ms, got ${String(jobTimeoutMs)}`);
+    const userFenceTimeoutMs = options.userFenceTimeoutMs ?? 5000;
+    if (typeof userFenceTimeoutMs !== 'number' || !(userFenceTimeoutMs > 0)) throw new DepError('EINVAL', `new XeDevice: userFenceTimeoutMs must be > 0 ms`);
+    const gpu = options.gpu ?? createGucDevice(runtime, options.gpuConfig ?? {});
+    const gucIds = options.gucIds ?? Math.min(64, gpu.fw.timings.maxContexts);
+    if (!Number.isInteger(gucIds) || gucIds < 1 || gucIds > gpu.fw.timings.maxContexts) throw new DepError('EINVAL', `new XeDevice: gucIds must be 1 … ${gpu.fw.timings.maxContexts}`);
+    super({ runtime, memory: gpu.memory, driverName: 'xe', ...(options.name === undefined ? {} : { name: options.name }) });
+    this.gpu = gpu;
+    this.jobTimeoutMs = jobTimeoutMs;
+    this.userFenceTimeoutMs = userFenceTimeoutMs;
+    this.gucIds = gucIds;
+    this.#seqnos = gpu.memory.allocNow('system', Math.max(4096, gucIds * 8), { name: 'xe-lrc-seqnos' });
+    for (let i = gucIds - 1; i >= 0; i--) this.#free.push(i);
+    this.#freeIrq = gpu.requestIrq((ev) => this.#irq(ev));
+  }
+
+  protected override createFile(id: number): XeFile {
+    return new XeFile(this, id);
+  }
+
+  /** GuC ids free now. */
+  get freeGucIds(): number {
+    return this.#free.length;
+  }
+
+  /** The exec queue holding GuC id `id`, if any. */
+  queueByGucId(id: number): XeExecQueue | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** Device address of the seqno slot of GuC id `id`. */
+  seqnoSlotAddr(id: number): number {
+    return this.#seqnos.addr + id * 8;
+  }
+
+  /** @internal Take a GuC id (EBUSY when the pool is empty: xe's `-EBUSY` from `alloc_guc_id`… the model's choice). */
+  _allocGucId(): number {
+    const id = this.#free.pop();
+    if (id === undefined) throw new DepError('EBUSY', `xe: all ${this.gucIds} GuC ids are in use; destroy an exec queue first`);
+    return id;
+  }
+
+  /** @internal Give back an id that was never used (create failed). */
+  _unallocGucId(id: number): void {
+    this.#free.push(id);
+  }
+
+  /** @internal */
+  _queueAdded(q: XeExecQueue): void {
+    this.#byId.set(q.gucId, q);
+  }
+
+  /** @internal The queue's deregistration finished: forget it; reuse the id if the GuC confirmed. */
+  _queueGone(q: XeExecQueue, freeId: boolean): void {
+    if (this.#byId.get(q.gucId) === q) this.#byId.delete(q.gucId);
+    if (freeId) this.#free.push(q.gucId);
+  }
+
+  /** Free the interrupt and the seqno page (after every file was closed and its queues released). */
+  fini(): void {
+    if (this.#fini) return;
+    this.#fini = true;
+    this.#freeIrq();
+    if (!this.#seqnos.freed) this.#seqnos.free();
+  }
+
+  #irq(ev: GucIrq | { readonly kind: 'device-lost'; readonly reason: string }): void {
+    if (ev.kind === 'user-interrupt') {
+      this.#byId.get(ev.ctxId)?._userInterrupt();
+    } else if (ev.kind === 'g2h') {
+      this.#byId.get(ev.msg.ctxId)?._g2h(ev.msg);
+    }
+  }
+}

@@ -1,0 +1,116 @@
+// Priority 1: device open, VM/BO/exec queue, exec with in/out syncs, completion by the
+// LRC seqno interrupt, async teardown waiting for the GuC's deregister reply.
+import { MemoryTraceSink } from '@dep/kernel';
+import { describe, expect, it } from 'vitest';
+import { BO_VA, client, execWithFence, setup, teardown } from './__fixtures__/setup.js';
+import { XeSyncType, XE_SYNC_FLAG_SIGNAL } from './uapi.js';
+
+describe('exec', () => {
+  it('jobs complete in order, out-syncs (binary and timeline) signalled, the ring wrote each seqno', async () => {
+    const { rt, xe } = setup();
+    await rt.run(async () => {
+      const { f, execQueueId } = await client(xe);
+      const q = f.execQueues.lookup(execQueueId)!;
+      expect(q.state.registered).toBe(true);
+      const fences = [];
+      for (let i = 0; i < 3; i++) fences.push(await execWithFence(f, execQueueId, 2));
+      const { handle: tl } = await f.syncobjCreate();
+      await f.exec({ execQueueId, numBatchBuffer: 1, address: BO_VA, units: 1, syncs: [{ type: XeSyncType.TIMELINE_SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL, handle: tl, timelineValue: 7n }] });
+      expect(fences.map((x) => x.isSignaled())).toEqual([false, false, false]);
+      for (const x of fences) expect(await x.waitTimeout(1000)).toBeGreaterThan(0);
+      expect(fences.map((x) => x.getStatus())).toEqual([1, 1, 1]);
+      expect(fences[0]!.timestamp()).toBeLessThan(fences[1]!.timestamp());
+      expect(fences[1]!.timestamp()).toBeLessThan(fences[2]!.timestamp());
+      expect(fences.map((x) => x.seqno)).toEqual([1n, 2n, 3n]);
+      await f.syncobjTimelineWait({ handles: [tl], points: [7n], timeoutNsec: BigInt(1e9) * 10n + BigInt(Math.round(rt.now() * 1e6)), flags: 0 });
+      expect((await f.syncobjQuery({ handles: [tl] })).points).toEqual([7n]);
+      expect(xe.gpu.memory.read64(q.seqnoAddr)).toBe(4n);
+      expect(q.state.enabled).toBe(true);
+      expect(q.state.pendingEnable).toBe(false);
+      for (const x of fences) x.put();
+      await teardown(rt, xe, [f]);
+    });
+    xe.fini();
+    expect(rt.shutdown()).toEqual([]);
+  });
+
+  it('in-syncs are dependencies: the job waits for another queue\'s fence; the VM resv gets the finished fence (BOOKKEEP)', async () => {
+    const { rt, xe } = setup();
+    await rt.run(async () => {
+      const a = await client(xe);
+      const b = await client(xe);
+      const { handle: s } = await a.f.syncobjCreate();
+      await a.f.exec({ execQueueId: a.execQueueId, numBatchBuffer: 1, address: BO_VA, units: 20, syncs: [{ type: XeSyncType.SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL, handle: s }] });
+      const fa = a.f.syncobjs.lookup(s)!.fenceGet()!;
+      // Move the fence to b's syncobj through a sync_file, as a compositor would.
+      const { fd } = await a.f.syncobjHandleToFd({ handle: s, flags: 1 });
+      const { handle: sb } = await b.f.syncobjCreate();
+      await b.f.syncobjFdToHandle({ fd, handle: sb, flags: 1 });
+      fd.close();
+      const { handle: outb } = await b.f.syncobjCreate();
+      await b.f.exec({ execQueueId: b.execQueueId, numBatchBuffer: 1, address: BO_VA, units: 1, syncs: [{ type: XeSyncType.SYNCOBJ, flags: 0, handle: sb }, { type: XeSyncType.SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL, handle: outb }] });
+      const fb = b.f.syncobjs.lookup(outb)!.fenceGet()!;
+      const vmB = b.f.vms.lookup(b.vmId)!;
+      const inResv = vmB.resv.getFences(3);
+      expect(inResv.includes(fb)).toBe(true);
+      for (const x of inResv) x.put();
+      await fb.wait();
+      expect(fa.isSignaled()).toBe(true);
+      expect(fb.timestamp()).toBeGreaterThanOrEqual(fa.timestamp());
+      fa.put();
+      fb.put();
+      await teardown(rt, xe, [a.f, b.f]);
+    });
+    xe.fini();
+    expect(rt.shutdown()).toEqual([]);
+  });
+
+  it('async teardown: destroy returns at once; the GuC id comes back only after the deregister-done G2H', async () => {
+    const { rt, xe } = setup({ gpuConfig: { engines: { render: 1 }, g2hLatencyMs: 2, h2gLatencyMs: 1 } });
+    await rt.run(async () => {
+      const { f, execQueueId } = await client(xe);
+      const q = f.execQueues.lookup(execQueueId)!;
+      const done = await execWithFence(f, execQueueId, 1);
+      await done.wait();
+      done.put();
+      await rt.sleep(10); // the enable's sched-done G2H
+      expect(q.state.pendingEnable).toBe(false);
+      const sink = new MemoryTraceSink();
+      const detach = rt.trace.attach(sink);
+      const free = xe.freeGucIds;
+      await f.execQueueDestroy({ execQueueId });
+      expect(q.released, 'destroy does not wait for the firmware').toBe(false);
+      expect(xe.freeGucIds).toBe(free);
+      expect(xe.gpu.fw.contextIds()).toContain(q.gucId);
+      expect(await q.dep.waitReleased({ timeout: 1000 })).toBe(true);
+      detach();
+      expect(q.released).toBe(true);
+      expect(xe.freeGucIds).toBe(free + 1);
+      expect(xe.gpu.fw.contextIds()).not.toContain(q.gucId);
+      const fw = sink.named('hw:fw').map((r) => `${String(r.args.dir)}:${String(r.args.type)}`);
+      expect(fw).toEqual(['h2g:disable-scheduling', 'g2h:sched-done', 'h2g:deregister', 'g2h:deregister-done']);
+      expect(q.state.destroyed).toBe(true);
+      await teardown(rt, xe, [f]);
+    });
+    xe.fini();
+    expect(rt.shutdown()).toEqual([]);
+  });
+
+  it('destroy with jobs on the hardware: cancelJob signals every one with -ECANCELED', async () => {
+    const { rt, xe } = setup({ jobTimeoutMs: 10_000 });
+    await rt.run(async () => {
+      const { f, execQueueId } = await client(xe);
+      const fences = [];
+      for (let i = 0; i < 3; i++) fences.push(await execWithFence(f, execQueueId, 50));
+      await rt.sleep(5);
+      await f.execQueueDestroy({ execQueueId });
+      for (const x of fences) await x.wait();
+      expect(fences.map((x) => x.getStatus())).toEqual([-125, -125, -125]);
+      for (const x of fences) x.put();
+      await rt.sleep(100);
+      await teardown(rt, xe, [f]);
+    });
+    xe.fini();
+    expect(rt.shutdown()).toEqual([]);
+  });
+});
