@@ -1,0 +1,38 @@
+// Public API of @dep/driver-amdxdna: explicit named re-exports only. Anything not exported here
+// does not exist for other packages.
+export { AmdxdnaDevice, createAmdxdnaDevice, type AmdxdnaDeviceOptions, type AmdxdnaDeviceStats } from './device.js';
+export { AmdxdnaFile, type AmdxdnaHwctxInfo, type AmdxdnaInfo } from './file.js';
+export {
+  AmdxdnaHwFence,
+  AmdxdnaHwctx,
+  AmdxdnaJob,
+  getCmdState,
+  setCmdState,
+  writeCommand,
+  type AmdxdnaHwctxInit,
+  type AmdxdnaHwctxStats,
+  type AmdxdnaHwctxStatus,
+} from './hwctx.js';
+export { Semaphore } from './semaphore.js';
+export {
+  AIE_CORE_ROWS,
+  AMDXDNA_IOCTLS,
+  AmdxdnaBoType,
+  AmdxdnaCmdType,
+  AmdxdnaGetParam,
+  CREATE_BO,
+  CREATE_HWCTX,
+  CmdLayout,
+  DESTROY_HWCTX,
+  EXEC_CMD,
+  ErtCmdState,
+  ErtOpcode,
+  GET_BO_INFO,
+  GET_INFO,
+  HWCTX_MAX_CMDS,
+  HWCTX_MAX_TIMEOUT,
+  MAX_ARG_COUNT,
+  WAIT_CMD,
+  type AmdxdnaBoTypeValue,
+  type ErtCmdStateValue,
+} from './uapi.js';
