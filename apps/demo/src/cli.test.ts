@@ -1,8 +1,14 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { checkChromeTrace } from './chrome-trace.js';
 import { main, type CliIO } from './cli.js';
-import type { Scenario, ScenarioOptions } from './scenarios/index.js';
+import { createProgress } from './progress.js';
+import { scenarios as registered, type Scenario, type ScenarioOptions } from './scenarios/index.js';
 
 function capture(): CliIO & { out: () => string; err: () => string } {
   let out = '';
@@ -87,5 +93,163 @@ describe('demo CLI arguments', () => {
     });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('unknown scenario "no-such-scenario"');
+  });
+});
+
+describe('demo CLI: outputs and options', () => {
+  it('--trace and --html write a valid Chrome trace and a page, and say where', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dep-demo-cli-'));
+    try {
+      const io = capture();
+      const trace = join(dir, 'sub', 'out.json');
+      const html = join(dir, 'out.html');
+      expect(await main(['bypass-vs-worker', '--frames', '2', '--seed', '3', '--trace', trace, '--html', html], io)).toBe(0);
+      expect(checkChromeTrace(JSON.parse(readFileSync(trace, 'utf8')))).toEqual([]);
+      expect(readFileSync(html, 'utf8')).toContain('dep demo: bypass-vs-worker');
+      expect(io.out()).toContain(`wrote ${trace}`);
+      expect(io.out()).toContain(`wrote ${html}`);
+      expect(io.out()).toMatch(/^bypass-vs-worker seed=3 frames=2\n/);
+      expect(io.out()).toContain('✔ verdict: all fences signalled');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the same seed prints the same run; the summary names the hash', async () => {
+    const a = capture();
+    const b = capture();
+    await main(['kernel', '--seed', '5'], a);
+    await main(['kernel', '--seed', '5'], b);
+    expect(a.out()).toBe(b.out());
+    expect(a.out()).toMatch(/trace hash [0-9a-f]{16} \(same seed, same hash\)/);
+  });
+
+  it('a scenario option is refused for a scenario that does not take it, or with a bad value', async () => {
+    let io = capture();
+    expect(await main(['kernel', '--frames', '3'], io)).toBe(1);
+    expect(io.err()).toContain('--frames applies to bypass-vs-worker, irq-put, not to kernel');
+    io = capture();
+    expect(await main(['irq-put', '--frames', 'many'], io)).toBe(1);
+    expect(io.err()).toContain('--frames must be an integer from 1 to 100000 (got "many")');
+    io = capture();
+    const withChoice: Scenario = { name: 'c', summary: 's', params: [{ name: 'ordering', description: 'd', choices: ['none', 'slot'], default: 'none' }], run: () => undefined };
+    expect(await main(['c', '--ordering', 'gate'], io, [withChoice])).toBe(1);
+    expect(io.err()).toContain('--ordering must be one of none, slot (got "gate")');
+  });
+
+  it('scenario options reach the scenario, defaults filled in', async () => {
+    const seen: ScenarioOptions[] = [];
+    const s: Scenario = { name: 'c', summary: 's', params: [{ name: 'ordering', description: 'd', choices: ['none', 'slot'], default: 'none' }, { name: 'n', description: 'd', integer: { min: 1, max: 9 }, default: '2' }], run: (o) => void seen.push(o) };
+    expect(await main(['c', '--ordering', 'slot', '--chaos', '--faults'], capture(), [s])).toBe(0);
+    expect(seen[0]).toMatchObject({ params: { ordering: 'slot', n: '2' }, chaos: true, faults: true });
+  });
+
+  it('--trace for a scenario that returns no result is an error', async () => {
+    const io = capture();
+    expect(await main(['kernel', '--trace', join(tmpdir(), 'never.json')], io, [recorder('kernel', [])])).toBe(1);
+    expect(io.err()).toContain('returns no trace to write');
+    expect(existsSync(join(tmpdir(), 'never.json'))).toBe(false);
+  });
+
+  it('--help explains the outputs, shows examples, every registered scenario and its options', async () => {
+    const io = capture();
+    expect(await main(['--help'], io)).toBe(0);
+    const out = io.out();
+    for (const s of registered) expect(out).toContain(`  ${s.name}`);
+    for (const text of ['--trace <file>', '--html <file>', '--seed <n>', '--chaos', '--faults', 'Examples:', 'npm run demo -- explore', 'options: --frames <n>', 'explore [options]']) expect(out).toContain(text);
+  });
+
+  it('--list prints the scenarios only', async () => {
+    const io = capture();
+    expect(await main(['--list'], io)).toBe(0);
+    expect(io.out()).toMatch(/^ {2}kernel /);
+    expect(io.out()).not.toContain('Usage');
+  });
+});
+
+describe('demo CLI: explore', () => {
+  it('explores seeds on workers, prints the outcome table and a replay line per failure, exit 1', async () => {
+    const io = capture();
+    expect(await main(['explore', '--scenario', 'kernel', '--seeds', '6', '--workers', '2'], io)).toBe(1);
+    const out = io.out();
+    expect(out).toMatch(/explore kernel seeds 1…6, 2 worker\(s\)/);
+    expect(out).toMatch(/✘ deadlock/);
+    expect(out).toMatch(/✔ completed/);
+    const replays = out.split('\n').filter((l) => l.includes('npm run demo -- kernel --seed'));
+    expect(replays.length).toBeGreaterThan(0);
+    expect(replays.some((l) => /npm run demo -- kernel --seed 2\s+# deadlock/.test(l))).toBe(true); // kernel.test.ts: seed 2 deadlocks
+    // Each replay line replays: the named seed deadlocks when run on its own.
+    const seed = /--seed (\d+)/.exec(replays[0]!)![1]!;
+    const one = capture();
+    await main(['kernel', '--seed', seed], one);
+    expect(one.out()).toContain('✘ verdict: deadlock');
+  });
+
+  it('a shard explores only its seeds', async () => {
+    const io = capture();
+    await main(['explore', '--scenario', 'kernel', '--seeds', '8', '--shard', '2/4', '--workers', '1', '--all-failures'], io);
+    expect(io.out()).toContain('shard 2/4');
+    expect(io.out()).toContain('2 seed(s) in');
+    const seeds = [...io.out().matchAll(/--seed (\d+)/g)].map((m) => Number(m[1]));
+    expect(seeds.every((s) => s === 2 || s === 6)).toBe(true);
+  });
+
+  it('rejects a bad shard, a bad seed count, an unknown scenario', async () => {
+    let io = capture();
+    expect(await main(['explore', '--shard', '5/4'], io)).not.toBe(0);
+    expect(io.err()).toContain("option '--shard <i/n>' argument '5/4' is invalid");
+    io = capture();
+    expect(await main(['explore', '--seeds', '0'], io)).not.toBe(0);
+    expect(io.err()).toContain('expected a positive integer');
+    io = capture();
+    expect(await main(['explore', '--scenario', 'nope'], io)).toBe(1);
+    expect(io.err()).toContain('unknown scenario "nope"');
+  });
+});
+
+describe('progress bar', () => {
+  class Sink extends Writable {
+    text = '';
+    isTTY: boolean;
+    columns = 100;
+    constructor(tty: boolean) {
+      super();
+      this.isTTY = tty;
+    }
+    override _write(chunk: Buffer, _enc: string, cb: () => void): void {
+      this.text += chunk.toString();
+      cb();
+    }
+  }
+
+  it('never draws into a pipe or a file', () => {
+    const sink = new Sink(false);
+    const p = createProgress('run', { enabled: true, stream: sink, delayMs: 0 });
+    p.update(1, 10);
+    p.update(5, 10);
+    p.stop();
+    expect(sink.text).toBe('');
+  });
+
+  it('on a terminal, draws only once the run lasted longer than a moment', () => {
+    let now = 0;
+    const sink = new Sink(true);
+    const p = createProgress('explore kernel', { enabled: true, stream: sink, delayMs: 300, unit: 'seeds', now: () => now });
+    p.update(1, 10);
+    expect(sink.text).toBe('');
+    now = 400;
+    p.update(4, 10);
+    p.stop();
+    expect(sink.text).toContain('explore kernel');
+    expect(sink.text).toContain('40%');
+    expect(sink.text).toContain('4/10 seeds');
+  });
+
+  it('is off when disabled, even on a terminal', () => {
+    const sink = new Sink(true);
+    const p = createProgress('x', { enabled: false, stream: sink, delayMs: 0 });
+    p.update(1, 2);
+    p.stop();
+    expect(sink.text).toBe('');
   });
 });

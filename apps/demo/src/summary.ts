@@ -7,9 +7,14 @@ import type { Colors, QueueStats, ScenarioResult } from './scenarios/index.js';
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
 
+/** `text` without colour codes. */
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '');
+}
+
 /** Visible width of a string that may hold colour codes. */
 export function visibleWidth(text: string): number {
-  return [...text.replace(ANSI, '')].length;
+  return [...stripAnsi(text)].length;
 }
 
 function pad(text: string, width: number, right: boolean): string {

@@ -14,7 +14,11 @@
  *   display composes from a cancelled frame.
  * - `with` INACTIVE: the syncobj refuses the armed fence (it is inactive until push), so
  *   the driver publishes after push; a failure before push drops an unpublished fence:
- *   no WARN, nothing signalled with an error, the display keeps the previous frame.
+ *   nothing signalled with an error, the display keeps the previous frame.
+ *
+ * What the run also shows (a finding for @dep/queue): with INACTIVE, the job pushed after
+ * a dropped one still gets the queue's "pushed out of arm order" WARN — the dropped job's
+ * seqno is a gap the push-order check does not forgive, though the drop is legal there.
  */
 import { isDepError } from '@dep/kernel';
 import { Syncobj, type Fence } from '@dep/dma-fence';

@@ -1,0 +1,108 @@
+import pc from 'picocolors';
+import { describe, expect, it } from 'vitest';
+import { explore, formatExplore, parseShard, replayCommand, shardSeeds, type ExploreOptions } from './explore.js';
+import { kernelScenario } from './scenarios/kernel.js';
+
+const FIXTURE = new URL('./__fixtures__/explore-scenarios.ts', import.meta.url).href;
+const colors = pc.createColors(false);
+
+function options(over: Partial<ExploreOptions> = {}): ExploreOptions {
+  return { scenario: 'every-third', seeds: 10, firstSeed: 1, shard: { index: 1, count: 1 }, faults: false, params: {}, workers: 2, registry: FIXTURE, ...over };
+}
+
+describe('explore: shards', () => {
+  it('parses i/n and rejects everything else', () => {
+    expect(parseShard('2/4')).toEqual({ index: 2, count: 4 });
+    expect(parseShard(' 1/1 ')).toEqual({ index: 1, count: 1 });
+    for (const bad of ['0/4', '5/4', '1/0', '2', 'a/b', '1/2/3', '-1/2', '']) expect(() => parseShard(bad), bad).toThrow(/expected i\/n/);
+  });
+
+  it('stripes seeds: shard i of n takes every n-th seed from the i-th; shards are disjoint and cover all', () => {
+    expect(shardSeeds(1, 10, { index: 2, count: 4 })).toEqual([2, 6, 10]);
+    expect(shardSeeds(100, 5, { index: 1, count: 2 })).toEqual([100, 102, 104]);
+    expect(shardSeeds(1, 3, { index: 4, count: 4 })).toEqual([]);
+    const n = 7;
+    const all = Array.from({ length: n }, (_, i) => shardSeeds(5, 53, { index: i + 1, count: n }));
+    const flat = all.flat();
+    expect(new Set(flat).size).toBe(flat.length);
+    expect([...flat].sort((a, b) => a - b)).toEqual(Array.from({ length: 53 }, (_, i) => 5 + i));
+    // Deterministic: the same call, the same seeds.
+    expect(shardSeeds(5, 53, { index: 3, count: n })).toEqual(all[2]);
+  });
+});
+
+describe('explore: replay lines', () => {
+  it('names the scenario, the seed, the params given, and --chaos/--faults when set', () => {
+    expect(replayCommand({ scenario: 'kernel', params: {}, faults: false }, 2)).toBe('npm run demo -- kernel --seed 2');
+    expect(replayCommand({ scenario: 'preempt-deadlock', params: { ordering: 'none' }, chaos: true, faults: true }, 17)).toBe(
+      'npm run demo -- preempt-deadlock --seed 17 --ordering none --chaos --faults',
+    );
+  });
+
+  it('formats a table of outcomes and one replay line per failing seed, capped unless asked', () => {
+    const opts = options({ seeds: 30 });
+    const outcomes = Array.from({ length: 30 }, (_, i) => {
+      const seed = i + 1;
+      const ok = seed % 3 !== 0;
+      return { seed, ok, outcome: ok ? 'all fences signalled' : 'deadlock', detail: ok ? 'fine' : 'stuck', hash: `h${seed % 2}`, reports: 0 };
+    });
+    const lines = formatExplore(opts, outcomes, colors, { maxReplays: 4 });
+    const text = lines.join('\n');
+    expect(text).toMatch(/✔ all fences signalled\s+20\s+67%\s+2\s+1, 2, 4, 5, 7, 8, 10, 11, … \(12 more\)/);
+    expect(text).toMatch(/✘ deadlock\s+10\s+33%/);
+    expect(text).toContain('10 failing seed(s) of 30; replay each with:');
+    const replays = lines.filter((l) => l.includes('npm run demo --'));
+    expect(replays.map((l) => /--seed (\d+)/.exec(l)![1])).toEqual(['3', '6', '9', '12']);
+    expect(text).toContain('… 6 more (--all-failures lists every one)');
+    const all = formatExplore(opts, outcomes, colors, { maxReplays: Infinity }).filter((l) => l.includes('npm run demo --'));
+    expect(all).toHaveLength(10);
+    expect(all[0]).toMatch(/^ {2}npm run demo -- every-third --seed 3 +# deadlock: stuck$/);
+  });
+
+  it('says so when nothing failed', () => {
+    const lines = formatExplore(options(), [{ seed: 1, ok: true, outcome: 'completed', detail: '', hash: 'h', reports: 0 }], colors);
+    expect(lines.at(-1)).toBe('No failures in 1 seed(s).');
+  });
+});
+
+describe('explore: worker threads', () => {
+  it('runs every seed of the shard on workers and returns the outcomes in seed order', async () => {
+    const progress: number[] = [];
+    const out = await explore(options({ seeds: 12, workers: 3 }), (done, total) => {
+      expect(total).toBe(12);
+      progress.push(done);
+    });
+    expect(out.map((o) => o.seed)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(out.filter((o) => !o.ok).map((o) => o.seed)).toEqual([3, 6, 9, 12]);
+    expect(out.find((o) => o.seed === 6)).toMatchObject({ outcome: 'deadlock', detail: 'seed 6 is a multiple of 3', hash: 'hash-0-a' });
+    expect(progress).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+  });
+
+  it('a shard runs only its seeds; params reach the scenario', async () => {
+    const out = await explore(options({ seeds: 12, shard: { index: 2, count: 3 }, params: { mode: 'b' } }));
+    expect(out.map((o) => o.seed)).toEqual([2, 5, 8, 11]);
+    expect(out.map((o) => o.hash)).toEqual(['hash-0-b', 'hash-1-b', 'hash-0-b', 'hash-1-b']);
+  });
+
+  it('a scenario that throws is an error outcome, not a crash', async () => {
+    const out = await explore(options({ scenario: 'throws', seeds: 4, workers: 2 }));
+    expect(out.map((o) => [o.seed, o.ok, o.outcome])).toEqual([
+      [1, false, 'error'],
+      [2, true, 'all fences signalled'],
+      [3, false, 'error'],
+      [4, true, 'all fences signalled'],
+    ]);
+    expect(out[0]!.detail).toBe('boom 1');
+  });
+
+  it('on the real registry (TypeScript source in the worker): the kernel scenario gives what it gives in-process', async () => {
+    const out = await explore({ scenario: 'kernel', seeds: 6, firstSeed: 1, shard: { index: 1, count: 1 }, faults: false, params: {}, workers: 2 });
+    const inProcess = [];
+    for (let seed = 1; seed <= 6; seed++) {
+      const r = (await kernelScenario.run({ seed, log: () => undefined, colors }))!;
+      inProcess.push({ seed, ok: r.verdict.ok, outcome: r.verdict.outcome, hash: r.traceHash });
+    }
+    expect(out.map((o) => ({ seed: o.seed, ok: o.ok, outcome: o.outcome, hash: o.hash }))).toEqual(inProcess);
+    expect(out.some((o) => o.outcome === 'deadlock')).toBe(true); // seed 2 deadlocks (kernel.test.ts)
+  });
+});
