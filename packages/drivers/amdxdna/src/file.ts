@@ -176,23 +176,24 @@ export class AmdxdnaFile extends DrmFile {
    * `DRM_IOCTL_AMDXDNA_WAIT_CMD` (`aie2_cmd_wait`): wait for command `seq` of `hwctx`
    * through the context's syncobj timeline point, up to `timeout` ms (0: forever).
    * EINVAL for a context naming nothing or a `seq` not submitted; ETIME when the time runs
-   * out; ERESTARTSYS when `signal` aborts. Resolves with the fence's status (1, or the
-   * negative errno of a failed command). Sleeps.
+   * out; ERESTARTSYS when `signal` aborts. Resolves once the command is done, failed or
+   * not, as the kernel's 0 does: how it ended is in its command BO's state (and in the
+   * error of its out-fence, for whoever holds it). Sleeps.
    */
-  async waitCmd(args: IoctlArgs<typeof WAIT_CMD>, options: IoctlWaitOptions = {}): Promise<{ readonly status: number }> {
+  async waitCmd(args: IoctlArgs<typeof WAIT_CMD>, options: IoctlWaitOptions = {}): Promise<void> {
     return this.ioctl(WAIT_CMD, args, async (a) => {
       const who = WAIT_CMD.name;
       const hwctx = this.hwctxs.lookup(a.hwctx);
       if (hwctx === undefined) throw new DepError('EINVAL', `${who}: hwctx ${a.hwctx} does not exist in ${this.label}`);
       if (a.seq === 0n || a.seq >= hwctx.nextSeq) throw new DepError('EINVAL', `${who}: command ${a.seq} of ${hwctx.name} was not submitted (next is ${hwctx.nextSeq})`);
       const fence = hwctx.outFence(a.seq);
-      if (fence === null) return { status: 1 };
+      if (fence === null) return; // signalled and garbage-collected from the timeline
       try {
         const ms = a.timeout === 0 ? Infinity : a.timeout;
         const r = await fence.waitTimeout(ms, options.signal === undefined ? {} : { signal: options.signal });
         if (r === ERESTARTSYS) throw new DepError('ERESTARTSYS', `${who}: interrupted`);
         if (r === 0) throw new DepError('ETIME', `${who}: command ${a.seq} of ${hwctx.name} did not complete within ${a.timeout} ms`);
-        return { status: fence.getStatus() };
+
       } finally {
         fence.put();
       }
