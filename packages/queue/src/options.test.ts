@@ -309,6 +309,36 @@ describe('INACTIVE finished fences (rfc-designs E.2)', () => {
     rt.shutdown();
   });
 
+  it('a sibling waiting on an inactive fence whose job is dropped unpushed is woken: WARN, -ECANCELED, no hang', async () => {
+    const rt = new Runtime({ checks: 'warn' });
+    const hw = new MockHw({ runtime: rt });
+    const drv = new MockDriver(hw);
+    const qa = new DepQueue<MockJob>({ runtime: rt, name: 'qa', creditLimit: 4, ops: drv.ops, inactiveFences: true });
+    const qb = new DepQueue<MockJob>({ runtime: rt, name: 'qb', creditLimit: 4, ops: drv.ops, inactiveFences: true });
+    await rt.run(async () => {
+      const a = new MockJob(qa, { duration: 1 });
+      a.arm();
+      const fa = a.finishedFence().get();
+      const b = new MockJob(qb, { duration: 1 });
+      b.addDependency(fa.get());
+      b.arm();
+      const fb = b.finishedFence().get();
+      b.push();
+      b.put();
+      await rt.sleep(1);
+      a.put(); // the batch failed after b was pushed: a is dropped
+      expect(fa.getStatus()).toBe(-125);
+      expect(rt.reports.list.some((r) => /armed and freed without push/.test(r.message))).toBe(true);
+      await fb.wait();
+      expect(fb.getStatus()).toBe(1); // b ran (dependency errors do not propagate, as drm_sched)
+      fa.put();
+      fb.put();
+      await qa.fini();
+      await qb.fini();
+    });
+    expect(rt.shutdown().filter((r) => r.kind === 'leak')).toEqual([]);
+  });
+
   it('a foreign INACTIVE fence is refused as a dependency (and its reference consumed)', () => {
     const { rt, q } = setup();
     const f = new DmaFence(ops, contextAlloc(1, rt), 1n, { runtime: rt, inactive: true });

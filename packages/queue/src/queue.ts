@@ -698,13 +698,20 @@ export class DepQueue<J extends DepJob = DepJob> {
     job._releaseDeps();
     const fence = job._fence;
     if (st === ST_ARMED && !fence.testSignaledFlag()) {
-      if (this.inactiveFences) {
+      const waiters = x?.actWaiters ?? null;
+      if (this.inactiveFences && waiters === null) {
         // Never pushed, never visible (containers refused it): just dropped.
       } else {
-        // Armed and never pushed: the fence may have been published; it must not hang.
+        // Armed and never pushed: the fence may have been published (or a sibling job
+        // depends on it, the INACTIVE exception); it must not hang.
         warnUnpushed = true;
+        if (fence.inactive) fence.setActive();
         fence.setError(ECANCELED);
         fence.signal();
+        if (waiters !== null) {
+          x!.actWaiters = null;
+          for (const w of waiters) depSignalled(fence, w);
+        }
       }
     }
     if (x !== null) {

@@ -595,7 +595,7 @@ export class DepEntity<J extends DepJob = DepJob> {
     this.#ring._unqueueEntity(this);
     const taken: RingFence[] = [];
     while (this._readyCount > 0) taken.push(this._popReady());
-    for (const rf of this._byJob.values()) if (rf.started) this.#ring._cancelStarted(rf.job!);
+    for (const rf of this._byJob.values()) if (rf.started) rf.ring!._cancelStarted(rf.job!);
     if (taken.length === 0) return;
     if (this._inflight === 0) {
       for (const rf of taken) this.#finishUnstarted(rf, error);
@@ -609,7 +609,7 @@ export class DepEntity<J extends DepJob = DepJob> {
     const rf = this._byJob.get(job);
     if (rf === undefined) return;
     if (rf.started) {
-      this.#ring._cancelStarted(job);
+      rf.ring!._cancelStarted(job); // the ring it runs on (the old one while moving)
       return;
     }
     // Take it off the ready list.
