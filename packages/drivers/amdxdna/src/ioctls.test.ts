@@ -1,0 +1,181 @@
+// Bad arguments: the right errno and nothing changed — another client's handles, unknown
+// flags and types, every single-fault mutation the schemas generate. Firmware errors.
+import { describe, expect, it } from 'vitest';
+import { isDepError } from '@dep/kernel';
+import type { AmdxdnaDevice } from './device.js';
+import type { AmdxdnaFile } from './file.js';
+import { getCmdState } from './hwctx.js';
+import { AmdxdnaBoType, AmdxdnaGetParam, CREATE_BO, CREATE_HWCTX, ErtCmdState, ErtOpcode, EXEC_CMD, WAIT_CMD } from './uapi.js';
+import { client, cmdBo, errnoOf, setup, shutdownReports } from './__fixtures__/setup.js';
+
+/** Everything a failed ioctl must leave alone: the core snapshot plus each context's counters. */
+function state(dev: AmdxdnaDevice): unknown {
+  return {
+    snap: dev.snapshot(),
+    ctx: dev.files.map((f) => f.hwctxs.entries().map(([h, c]) => [h, c.status, c.nextSeq, c.sem.count, { ...c.stats }, c.queue.stats.pushed])),
+    heaps: dev.files.map((f) => f.heap?.id ?? 0),
+    fw: dev.npu.fw.contexts.map((c) => c.name),
+  };
+}
+
+async function expectErrno(dev: AmdxdnaDevice, p: () => Promise<unknown>, errno: string, what: string): Promise<void> {
+  const before = state(dev);
+  expect(await errnoOf(p()), what).toBe(errno);
+  expect(state(dev), `${what}: nothing changed`).toEqual(before);
+}
+
+async function twoClients(dev: AmdxdnaDevice): Promise<{ a: AmdxdnaFile; ctxA: number; cmdA: number; argA: number; b: AmdxdnaFile; ctxB2: number; cmdB: number; argB: number }> {
+  const { f: a, ctx: ctxA } = await client(dev);
+  const cmdA = await cmdBo(a, 1);
+  const { handle: argA } = await a.createBo({ size: 4096n, type: AmdxdnaBoType.SHMEM });
+  const { f: b } = await client(dev);
+  const { handle: ctxB2 } = await b.createHwctx({ numTiles: 4 });
+  for (let i = 0; i < 3; i++) await b.createBo({ size: 4096n, type: AmdxdnaBoType.SHMEM });
+  const cmdB = await cmdBo(b, 1);
+  const { handle: argB } = await b.createBo({ size: 4096n, type: AmdxdnaBoType.SHMEM });
+  return { a, ctxA, cmdA, argA, b, ctxB2, cmdB, argB };
+}
+
+describe('bad arguments', () => {
+  it('EXEC_CMD: another client\'s handles, wrong BO type, unknown type, MBZ fields, counts', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const { a, ctxA, cmdA, argA, ctxB2, cmdB, argB } = await twoClients(dev);
+      expect(a.hwctxs.has(ctxB2)).toBe(false);
+      expect(a.gem.has(cmdB) || a.gem.has(argB)).toBe(false);
+      const ok = { hwctx: ctxA, cmdHandles: cmdA, cmdCount: 1, args: [argA] };
+      await expectErrno(dev, () => a.execCmd({ ...ok, hwctx: ctxB2 }), 'EINVAL', "another client's hwctx");
+      await expectErrno(dev, () => a.execCmd({ ...ok, cmdHandles: cmdB }), 'EINVAL', "another client's command BO");
+      await expectErrno(dev, () => a.execCmd({ ...ok, args: [argA, argB] }), 'ENOENT', "another client's argument BO");
+      await expectErrno(dev, () => a.execCmd({ ...ok, cmdHandles: argA }), 'EINVAL', 'a SHMEM BO as the command');
+      await expectErrno(dev, () => a.execCmd({ ...ok, type: 1 as never }), 'EINVAL', 'SUBMIT_DEPENDENCY');
+      await expectErrno(dev, () => a.execCmd({ ...ok, ext: 1n }), 'EINVAL', 'ext');
+      await expectErrno(dev, () => a.execCmd({ ...ok, extFlags: 8n }), 'EINVAL', 'ext_flags');
+      await expectErrno(dev, () => a.execCmd({ ...ok, cmdCount: 2 }), 'EINVAL', 'cmd_count 2');
+      await expectErrno(dev, () => a.execCmd({ ...ok, argCount: 2 }), 'EFAULT', 'arg_count past the array');
+      // And it works with the right handles; B's objects are untouched by A's submit.
+      const { seq } = await a.execCmd(ok);
+      await a.waitCmd({ hwctx: ctxA, seq });
+      await dev.fini();
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+
+  it('every single-fault mutation of EXEC_CMD and WAIT_CMD: the declared errno, nothing changed', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const { a, ctxA, cmdA, argA } = await twoClients(dev);
+      const cases: Array<[string, (args: unknown) => Promise<unknown>, ReturnType<typeof EXEC_CMD.mutations>, typeof EXEC_CMD | typeof WAIT_CMD]> = [
+        ['EXEC_CMD', (x) => a.execCmd(x as never), EXEC_CMD.mutations({ hwctx: ctxA, cmdHandles: cmdA, cmdCount: 1, args: [argA] }), EXEC_CMD],
+        ['WAIT_CMD', (x) => a.waitCmd(x as never), WAIT_CMD.mutations({ hwctx: ctxA, seq: 1n, timeout: 1 }), WAIT_CMD],
+      ];
+      let n = 0;
+      for (const [name, call, muts, schema] of cases) {
+        for (const m of muts) {
+          let errno = schema.expectedError(m.args);
+          if (errno === null && m.table !== undefined) errno = (schema as typeof EXEC_CMD).missingErrno(m.field, schema.validate(m.args) as never);
+          if (errno === null && name === 'WAIT_CMD') errno = 'EINVAL'; // seq 1 was never submitted
+          expect(errno, `${name} ${m.field}: ${m.why}`).not.toBeNull();
+          await expectErrno(dev, () => call(m.args), errno!, `${name} ${m.field}: ${m.why}`);
+          n++;
+        }
+      }
+      expect(n).toBeGreaterThan(20);
+      await dev.fini();
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+
+  it('CREATE_BO, CREATE_HWCTX, DESTROY_HWCTX, GET_BO_INFO, GET_INFO', async () => {
+    const { rt, dev } = setup({ npu: { columns: 2 } });
+    await rt.run(async () => {
+      const f = dev.open();
+      await expectErrno(dev, () => f.createHwctx({ numTiles: 4 }), 'ENOENT', 'no device heap');
+      await expectErrno(dev, () => f.createBo({ size: 4096n, type: AmdxdnaBoType.DEV }), 'EINVAL', 'DEV BO without a heap');
+      await f.createBo({ size: 4096n, type: AmdxdnaBoType.DEV_HEAP });
+      await expectErrno(dev, () => f.createBo({ size: 4096n, type: AmdxdnaBoType.DEV_HEAP }), 'EBUSY', 'a second heap');
+      await expectErrno(dev, () => f.createBo({ size: 4096n, type: 0 as never }), 'EINVAL', 'BO type 0');
+      await expectErrno(dev, () => f.createBo({ size: 4096n, type: 5 as never }), 'EINVAL', 'BO type 5');
+      await expectErrno(dev, () => f.createBo({ size: 4096n, type: AmdxdnaBoType.SHMEM, flags: 1n }), 'EINVAL', 'flags MBZ');
+      await expectErrno(dev, () => f.createBo({ size: 4096n, type: AmdxdnaBoType.SHMEM, vaddr: 4096n }), 'EINVAL', 'vaddr MBZ');
+      await expectErrno(dev, () => f.createBo({ size: 0n, type: AmdxdnaBoType.SHMEM }), 'EINVAL', 'size 0');
+      await expectErrno(dev, () => f.createHwctx({ numTiles: 0 }), 'EINVAL', 'num_tiles 0');
+      await expectErrno(dev, () => f.createHwctx({ numTiles: 3 }), 'EINVAL', 'fewer tiles than a column');
+      await expectErrno(dev, () => f.createHwctx({ numTiles: 12 }), 'EINVAL', 'more columns than the device has');
+      await expectErrno(dev, () => f.createHwctx({ numTiles: 4, ext: 1n }), 'EINVAL', 'ext MBZ');
+      const { handle: c1 } = await f.createHwctx({ numTiles: 8 });
+      await expectErrno(dev, () => f.createHwctx({ numTiles: 4 }), 'ENOSPC', 'no free column');
+      await expectErrno(dev, () => f.destroyHwctx({ handle: c1 + 1 }), 'EINVAL', 'destroy: no such hwctx');
+      await expectErrno(dev, () => f.destroyHwctx({ handle: c1, pad: 1 }), 'EINVAL', 'destroy: pad MBZ');
+      await expectErrno(dev, () => f.getBoInfo({ handle: 77 }), 'ENOENT', 'bo info: no such BO');
+      await expectErrno(dev, () => f.getInfo({ param: 77 }), 'EOPNOTSUPP', 'unknown info parameter');
+      const info = await f.getInfo({ param: AmdxdnaGetParam.QUERY_HW_CONTEXTS });
+      expect(info).toMatchObject({ param: 'hw-contexts', contexts: [{ numCol: 2, startCol: 0 }] });
+      expect(CREATE_BO.expectedError({ size: 1n, type: AmdxdnaBoType.CMD })).toBeNull();
+      expect(CREATE_HWCTX.expectedError({ numTiles: 4, qosP: 1n })).toBeNull();
+      await f.destroyHwctx({ handle: c1 });
+      const { handle: c2 } = await f.createHwctx({ numTiles: 4 });
+      expect(c2).toBe(c1);
+      await dev.fini();
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+});
+
+describe('firmware errors', () => {
+  it('an execbuf the firmware fails: ERROR in the command BO, the fence carries the errno, the context goes on', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const { f, ctx } = await client(dev);
+      const hw = f.hwctxs.lookup(ctx)!;
+      dev.npu.faults.firmwareError({ site: 'aie:execbuf', nth: 2 });
+      const cmds = [await cmdBo(f, 1), await cmdBo(f, 1), await cmdBo(f, 1)];
+      for (const c of cmds) await f.execCmd({ hwctx: ctx, cmdHandles: c, cmdCount: 1 });
+      const outs = [1n, 2n, 3n].map((s) => hw.outFence(s)!);
+      await f.waitCmd({ hwctx: ctx, seq: 3n });
+      expect(cmds.map((c) => getCmdState(f.gem.lookup(c)!))).toEqual([ErtCmdState.COMPLETED, ErtCmdState.ERROR, ErtCmdState.COMPLETED]);
+      const st = outs.map((x) => x.getStatus());
+      expect(st[0]).toBe(1);
+      expect(st[1]).toBeLessThan(0);
+      expect(st[2]).toBe(1);
+      for (const x of outs) x.put();
+      expect(hw.stats).toMatchObject({ completed: 3, errors: 1, resets: 0 });
+      await dev.fini();
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+
+  it('an opcode other than ERT_START_CU fails in run_job: ABORT, -EINVAL on the fence', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const { f, ctx } = await client(dev);
+      const hw = f.hwctxs.lookup(ctx)!;
+      const c = await cmdBo(f, 1, ErtOpcode.CMD_CHAIN);
+      const { seq } = await f.execCmd({ hwctx: ctx, cmdHandles: c, cmdCount: 1 });
+      const out = hw.outFence(seq)!;
+      await f.waitCmd({ hwctx: ctx, seq });
+      expect(out.getStatus()).toBe(-22);
+      expect(getCmdState(f.gem.lookup(c)!)).toBe(ErtCmdState.ABORT);
+      out.put();
+      expect(hw.sem.count).toBe(4);
+      await dev.fini();
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+});
+
+describe('errors are DepErrors', () => {
+  it('with the kernel errno number', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const f = dev.open();
+      try {
+        await f.createHwctx({ numTiles: 4 });
+        expect.unreachable();
+      } catch (e) {
+        expect(isDepError(e, 'ENOENT')).toBe(true);
+      }
+      await dev.fini();
+    });
+  });
+});
