@@ -269,6 +269,12 @@ async function submit(hwctx: AmdxdnaHwctx, cmd: GemObject, bos: GemObject[], opt
     putAll();
     throw new DepError('EINTR', `${who}: interrupted while ${hwctx.name} had ${hwctx.sem.limit} commands outstanding`);
   }
+  if (hwctx.status === 'dead' || hwctx.status === 'destroyed') {
+    // Destroyed (or dead) while we slept on job_sem: its queue may be gone already.
+    hwctx.sem.up();
+    putAll();
+    throw new DepError('EINVAL', `${who}: ${hwctx.name} is ${hwctx.status}`);
+  }
   let job: AmdxdnaJob;
   try {
     job = new AmdxdnaJob(hwctx, cmd, bos); // owns cmd and bos from here; its free returns the count

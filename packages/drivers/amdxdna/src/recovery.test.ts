@@ -127,3 +127,29 @@ describe('teardown', () => {
     expect(shutdownReports(rt)).toEqual([]);
   });
 });
+
+describe('teardown races', () => {
+  it('a submitter sleeping on job_sem when the context is destroyed gets EINVAL; nothing leaks', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const { f, ctx } = await client(dev);
+      const hw = f.hwctxs.lookup(ctx)!;
+      dev.npu.faults.hang({ site: hw.name, nth: 1 });
+      for (let i = 0; i < 4; i++) await f.execCmd({ hwctx: ctx, cmdHandles: await cmdBo(f, 1), cmdCount: 1 });
+      const c5 = await cmdBo(f, 1);
+      let r: string | null = 'pending';
+      const t = rt.spawn('blocked', async () => {
+        r = await errnoOf(f.execCmd({ hwctx: ctx, cmdHandles: c5, cmdCount: 1 }));
+      });
+      await rt.sleep(1);
+      expect(r).toBe('pending');
+      await f.destroyHwctx({ handle: ctx });
+      await t.join();
+      expect(r).toBe('EINVAL');
+      expect(hw.stats).toMatchObject({ submitted: 4, completed: 4 });
+      expect(f.gem.lookup(c5)!.refcount).toBe(1);
+      await dev.fini();
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+});
