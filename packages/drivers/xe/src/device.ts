@@ -7,7 +7,8 @@
  */
 import { DrmDevice } from '@dep/drm';
 import { createGucDevice, type GucConfig, type GucDevice, type GucIrq, type HwBuffer } from '@dep/hw-sim';
-import { DepError, type Runtime } from '@dep/kernel';
+import { allocPreemptWorkqueue, type PreemptOrdering } from '@dep/fence-preempt';
+import { DepError, Workqueue, type Runtime } from '@dep/kernel';
 import type { XeExecQueue } from './exec-queue.js';
 import { XeFile } from './file.js';
 
@@ -26,6 +27,12 @@ export interface XeDeviceOptions {
   readonly gucIds?: number;
   /** User-fence TDR deadline of each VM (ms). Default 5000. */
   readonly userFenceTimeoutMs?: number;
+  /**
+   * Ordering of the long-running queues' preempt fences (rfc-designs B.1): `'none'` (xe
+   * today: BOOKKEEP, only the user-fence TDR breaks a cycle), `'slot'` (RFC v1: the PREEMPT
+   * usage), `'gate'` (RFC v2). Default `'none'`.
+   */
+  readonly preemptOrdering?: PreemptOrdering;
 }
 
 /**
@@ -38,6 +45,11 @@ export class XeDevice extends DrmDevice<XeFile> {
   readonly userFenceTimeoutMs: number;
   /** GuC ids exec queues may use. */
   readonly gucIds: number;
+  readonly preemptOrdering: PreemptOrdering;
+  /** `xe-preempt-fence-wq`: ordered, WQ_MEM_RECLAIM; every preempt fence's worker. */
+  readonly preemptWq: Workqueue;
+  /** `xe->ordered_wq`: the VMs' rebind/resume workers (allocates: not a reclaim queue). */
+  readonly rebindWq: Workqueue;
   readonly #seqnos: HwBuffer;
   readonly #free: number[] = [];
   readonly #byId = new Map<number, XeExecQueue>();
@@ -54,11 +66,16 @@ export class XeDevice extends DrmDevice<XeFile> {
     const gpu = options.gpu ?? createGucDevice(runtime, options.gpuConfig ?? {});
     const gucIds = options.gucIds ?? Math.min(64, gpu.fw.timings.maxContexts);
     if (!Number.isInteger(gucIds) || gucIds < 1 || gucIds > gpu.fw.timings.maxContexts) throw new DepError('EINVAL', `new XeDevice: gucIds must be 1 … ${gpu.fw.timings.maxContexts}`);
+    const preemptOrdering = options.preemptOrdering ?? 'none';
+    if (preemptOrdering !== 'none' && preemptOrdering !== 'slot' && preemptOrdering !== 'gate') throw new DepError('EINVAL', `new XeDevice: preemptOrdering must be 'none', 'slot' or 'gate'`);
     super({ runtime, memory: gpu.memory, driverName: 'xe', ...(options.name === undefined ? {} : { name: options.name }) });
     this.gpu = gpu;
     this.jobTimeoutMs = jobTimeoutMs;
     this.userFenceTimeoutMs = userFenceTimeoutMs;
     this.gucIds = gucIds;
+    this.preemptOrdering = preemptOrdering;
+    this.preemptWq = allocPreemptWorkqueue(runtime, 'xe-preempt-fence-wq');
+    this.rebindWq = new Workqueue(runtime, 'xe-ordered-wq', { ordered: true });
     this.#seqnos = gpu.memory.allocNow('system', Math.max(4096, gucIds * 8), { name: 'xe-lrc-seqnos' });
     for (let i = gucIds - 1; i >= 0; i--) this.#free.push(i);
     this.#freeIrq = gpu.requestIrq((ev) => this.#irq(ev));
@@ -106,10 +123,12 @@ export class XeDevice extends DrmDevice<XeFile> {
     if (freeId) this.#free.push(q.gucId);
   }
 
-  /** Free the interrupt and the seqno page (after every file was closed and its queues released). */
-  fini(): void {
+  /** Free the interrupt, the workqueues and the seqno page (after every file was closed and its queues released). Sleeps. */
+  async fini(): Promise<void> {
     if (this.#fini) return;
     this.#fini = true;
+    await this.rebindWq.destroy();
+    await this.preemptWq.destroy();
     this.#freeIrq();
     if (!this.#seqnos.freed) this.#seqnos.free();
   }

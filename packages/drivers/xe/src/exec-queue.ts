@@ -8,10 +8,12 @@
 import { DmaFence, contextAlloc, type DmaFenceOps, type Fence } from '@dep/dma-fence';
 import { createCommandRing, type Command, type CommandRing, type EngineClass, type G2hMessage } from '@dep/hw-sim';
 import { DepError, INTERRUPTED, TIMED_OUT, type Waker } from '@dep/kernel';
+import { PreemptFence, type PreemptFenceOps } from '@dep/fence-preempt';
 import { DepJob, DepQueue, type DepJobOptions, type DepTimeoutStatus, type PushedDepJob } from '@dep/queue';
 import type { XeDevice } from './device.js';
 import type { XeVm } from './vm.js';
 
+const ENOENT = -2;
 const ETIME = -62;
 const ECANCELED = -125;
 
@@ -69,6 +71,8 @@ export interface XeExecQueueState {
   readonly banned: boolean;
   readonly killed: boolean;
   readonly reset: boolean;
+  /** Long-running queue suspended by its preempt fence, not yet resumed by the rebind worker. */
+  readonly suspended: boolean;
 }
 
 /** Options of {@link XeExecQueue}. */
@@ -112,6 +116,17 @@ export class XeExecQueue {
   falsePositives = 0;
   readonly #waiters: G2hWaiter[] = [];
   #released = false;
+  /** Long-running: on an LR VM (no job timeout, a preempt fence in the VM's resvs). */
+  readonly lr: boolean;
+  #suspended = false;
+  #pfence: PreemptFence | null = null;
+  #pfSeqno = 0n;
+  readonly #pfContext: bigint;
+  readonly #pfOps: PreemptFenceOps;
+  /** Suspends done by the preempt fence (schedule disable answered). */
+  preempts = 0;
+  /** Resumes by the rebind worker. */
+  resumes = 0;
 
   /** @internal Made by XeFile.execQueueCreate with a GuC id taken from the pool. */
   constructor(xe: XeDevice, vm: XeVm, gucId: number, options: XeExecQueueOptions) {
@@ -125,11 +140,22 @@ export class XeExecQueue {
     this.fenceContext = contextAlloc(1, rt);
     this.seqnoAddr = xe.seqnoSlotAddr(gucId);
     const name = `xe_q${gucId}`;
+    this.lr = vm.lr;
+    this.#pfContext = vm.lr ? contextAlloc(1, rt) : 0n;
+    this.#pfOps = {
+      getDriverName: () => 'xe',
+      getTimelineName: () => `${name}:preempt`,
+      preempt: () => this.#suspend(),
+      preemptWait: () => this.#suspendWait(),
+      preemptFinished: () => {
+        this.vm._queueRebind();
+      },
+    };
     this.dep = new DepQueue<XeJob>({
       runtime: rt,
       name,
       creditLimit: Math.floor((XE_RING_DWORDS - XE_MAX_JOB_DWORDS) / XE_MAX_JOB_DWORDS),
-      timeout: xe.jobTimeoutMs,
+      timeout: vm.lr ? Infinity : xe.jobTimeoutMs,
       teardown: 'async',
       ops: {
         runJob: (job) => this.#runJob(job),
@@ -155,6 +181,7 @@ export class XeExecQueue {
       banned: this.#banned,
       killed: this.#killed,
       reset: this.#reset,
+      suspended: this.#suspended,
     };
   }
 
@@ -184,13 +211,91 @@ export class XeExecQueue {
   kill(): void {
     if (this.#killed || this.#released) return;
     this.#killed = true;
+    this.#dropPreemptFence();
     this.dep.kill();
   }
 
   /** Destroy (the ioctl or the file's close): kill and start the async teardown. Process context. */
   async destroy(): Promise<void> {
     this.#killed = true;
+    this.#dropPreemptFence();
     await this.dep.fini();
+  }
+
+  // --- long-running mode: preempt fence, suspend, resume --------------------------------------
+
+  /** The queue's current preempt fence (long-running queues), or null. */
+  get preemptFence(): PreemptFence | null {
+    return this.#pfence;
+  }
+
+  /** @internal A new preempt fence on the queue's preempt context (allocates: not in a signalling path). */
+  _newPreemptFence(): PreemptFence {
+    return new PreemptFence(this.#pfOps, this.#pfContext, ++this.#pfSeqno, { wq: this.xe.preemptWq, ordering: this.xe.preemptOrdering });
+  }
+
+  /** @internal The first preempt fence, installed in the VM's resvs by the create ioctl. */
+  _setPreemptFence(pf: PreemptFence): void {
+    this.#pfence = pf;
+  }
+
+  /** @internal Suspended by its preempt fence and still alive: the rebind worker resumes it. */
+  _needsResume(): boolean {
+    return this.#suspended && !this.#killed && !this.#banned && !this.#released;
+  }
+
+  /** @internal The rebind worker installed `pf` in the VM's resvs: keep it, enable scheduling again. */
+  _resume(pf: PreemptFence): void {
+    this.#pfence?.put();
+    this.#pfence = pf;
+    this.#suspended = false;
+    this.resumes++;
+    if (this.#seqno === 0n || this.#enabled) return;
+    try {
+      this.xe.gpu.fw.enableScheduling(this.gucId);
+      this.#enabled = true;
+      this.#pendingEnable = true;
+    } catch {
+      this.#banned = true;
+      this.#errorPending(ECANCELED, ECANCELED);
+    }
+  }
+
+  /** `xe_vm_remove_compute_exec_queue`: the preempt fence must still signal (-ENOENT: the queue is gone); drop the queue's reference. */
+  #dropPreemptFence(): void {
+    const pf = this.#pfence;
+    if (pf === null) return;
+    this.#pfence = null;
+    pf.enableSwSignaling();
+    pf.put();
+  }
+
+  /** The preempt fence's `preempt` (xe `guc_exec_queue_suspend`): disable scheduling; -ENOENT for a dead queue. */
+  #suspend(): number {
+    if (this.#killed || this.#banned || this.#released) return ENOENT;
+    this.#suspended = true;
+    if (!this.#enabled) return 0;
+    try {
+      this.xe.gpu.fw.disableScheduling(this.gucId);
+    } catch (e) {
+      return e instanceof DepError ? e.errno : -5;
+    }
+    this.#enabled = false;
+    this.#pendingDisable = true;
+    return 0;
+  }
+
+  /** The preempt fence's `preempt_wait` (`guc_exec_queue_suspend_wait`): the sched-done G2H, at most 5 s. */
+  async #suspendWait(): Promise<number> {
+    if (!this.#pendingDisable) {
+      this.preempts++;
+      return 0;
+    }
+    const r = await this.#waitG2h('disable');
+    if (r === null) return ETIME;
+    if (r < 0) return r;
+    this.preempts++;
+    return 0;
   }
 
   // --- runJob -----------------------------------------------------------------------------
@@ -212,7 +317,9 @@ export class XeExecQueue {
     this.#pending.push(f.get());
     try {
       const fw = this.xe.gpu.fw;
-      if (!this.#enabled) {
+      if (this.#suspended) {
+        // Preempted (long-running): the ring holds it; the resume enables scheduling.
+      } else if (!this.#enabled) {
         fw.enableScheduling(this.gucId);
         this.#enabled = true;
         this.#pendingEnable = true;

@@ -30,7 +30,6 @@ describe('exec', () => {
       for (const x of fences) x.put();
       await teardown(rt, xe, [f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 
@@ -61,7 +60,6 @@ describe('exec', () => {
       fb.put();
       await teardown(rt, xe, [a.f, b.f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 
@@ -92,7 +90,6 @@ describe('exec', () => {
       expect(q.state.destroyed).toBe(true);
       await teardown(rt, xe, [f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 
@@ -110,7 +107,6 @@ describe('exec', () => {
       await rt.sleep(100);
       await teardown(rt, xe, [f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 });

@@ -24,6 +24,7 @@ import {
   XeEngineClass,
   XeSyncType,
   XeVmBindOp,
+  XeVmCreateFlags,
   type XeIoctlArgs,
 } from './uapi.js';
 import { XeVm } from './vm.js';
@@ -67,10 +68,10 @@ export class XeFile extends DrmFile {
 
   // --- VM ---------------------------------------------------------------------------------
 
-  /** `DRM_IOCTL_XE_VM_CREATE`: a new VM (dma-fence mode). Returns its id. */
+  /** `DRM_IOCTL_XE_VM_CREATE`: a new VM — dma-fence mode, or long-running with `LR_MODE`. Returns its id. */
   async vmCreate(args: XeIoctlArgs<typeof XE_VM_CREATE> = {}): Promise<{ readonly vmId: number }> {
-    return this.ioctl(XE_VM_CREATE, args, () => {
-      const vm = new XeVm(this.dev, { userFenceTimeoutMs: this.xe.userFenceTimeoutMs });
+    return this.ioctl(XE_VM_CREATE, args, (a) => {
+      const vm = new XeVm(this.xe, { userFenceTimeoutMs: this.xe.userFenceTimeoutMs, lr: (a.flags & XeVmCreateFlags.LR_MODE) !== 0 });
       try {
         return { vmId: this.vms.alloc(vm) };
       } catch (e) {
@@ -163,7 +164,7 @@ export class XeFile extends DrmFile {
    * killed VM, EBUSY when the GuC id pool is empty.
    */
   async execQueueCreate(args: XeIoctlArgs<typeof XE_EXEC_QUEUE_CREATE>): Promise<{ readonly execQueueId: number }> {
-    return this.ioctl(XE_EXEC_QUEUE_CREATE, args, (a) => {
+    return this.ioctl(XE_EXEC_QUEUE_CREATE, args, async (a) => {
       const who = XE_EXEC_QUEUE_CREATE.name;
       const vm = this.#vm(a.vmId, who);
       const inst = a.instances[0]!;
@@ -199,6 +200,21 @@ export class XeFile extends DrmFile {
       xe._queueAdded(q);
       vm.queues.add(q);
       vm.get();
+      if (vm.lr) {
+        // xe_vm_add_compute_exec_queue: the queue's preempt fence goes into the VM's resvs.
+        const pf = q._newPreemptFence();
+        q._setPreemptFence(pf.get());
+        try {
+          await vm._addPreemptFence(pf);
+        } catch (e) {
+          pf.put();
+          this.execQueues.remove(handle);
+          await q.destroy();
+          throw e;
+        } finally {
+          pf.put();
+        }
+      }
       return { execQueueId: handle };
     });
   }
@@ -229,7 +245,7 @@ export class XeFile extends DrmFile {
       const vm = q.vm;
       if (vm.killedReason !== null) throw new DepError('ECANCELED', `${who}: the queue's VM was killed (${vm.killedReason})`);
       if (q.bannedOrKilled) throw new DepError('ECANCELED', `${who}: exec queue ${a.execQueueId} was banned (timeout or reset) or killed`);
-      const { ins, outs, ufence } = this.#parseSyncs(a.syncs, who, true);
+      const { ins, outs, ufence } = this.#parseSyncs(a.syncs, who, vm.lr);
       let ufLoc: { map: IosysMap; offset: number } | null = null;
       if (ufence !== null) ufLoc = this.#resolveVa(vm, ufence.addr, who);
       const rt = this.runtime;
@@ -248,7 +264,8 @@ export class XeFile extends DrmFile {
           handed++;
           job.addDependency(f);
         }
-        job.addResvDependencies(vm.resv, DmaResvUsage.KERNEL);
+        // Wait behind rebinds (dma-fence mode only: LR jobs never wait on the resv).
+        if (!vm.lr) job.addResvDependencies(vm.resv, DmaResvUsage.KERNEL);
       } catch (e) {
         for (const f of inFences.slice(handed)) f.put();
         job?.put();
@@ -260,7 +277,8 @@ export class XeFile extends DrmFile {
       // Point of no return.
       const armed = job.arm();
       const fence: Fence = armed.finishedFence();
-      vm.resvAddFence(fence, DmaResvUsage.BOOKKEEP, DmaResvUsage.BOOKKEEP);
+      // LR job fences are never exported: not in the resvs, no syncobj out-syncs.
+      if (!vm.lr) vm.resvAddFence(fence, DmaResvUsage.BOOKKEEP, DmaResvUsage.BOOKKEEP);
       out.install(fence);
       if (uf !== null && ufLoc !== null) uf.attach(fence, ufLoc.map, ufence!.value, { offset: ufLoc.offset });
       const seqno = fence.seqno;
@@ -374,7 +392,7 @@ export class XeFile extends DrmFile {
   }
 
   /** `xe_sync_entry_parse` for every sync: no state is touched. */
-  #parseSyncs(syncs: readonly SyncArg[], who: string, exec: boolean): ParsedSyncs {
+  #parseSyncs(syncs: readonly SyncArg[], who: string, lr: boolean): ParsedSyncs {
     const ins: InSync[] = [];
     const outs: OutSync[] = [];
     let ufence: ParsedSyncs['ufence'] = null;
@@ -382,10 +400,12 @@ export class XeFile extends DrmFile {
       const signal = (s.flags & XE_SYNC_FLAG_SIGNAL) !== 0;
       switch (s.type) {
         case XeSyncType.SYNCOBJ:
+          if (lr && signal) throw new DepError('EOPNOTSUPP', `${who} syncs[${i}]: a long-running VM's job fences are never exported; signal a user fence instead`);
           if (s.addr !== 0n || s.timelineValue !== 0n) throw new DepError('EINVAL', `${who} syncs[${i}]: a binary syncobj takes no addr or timeline_value`);
           (signal ? outs : ins).push({ handle: s.handle });
           break;
         case XeSyncType.TIMELINE_SYNCOBJ:
+          if (lr && signal) throw new DepError('EOPNOTSUPP', `${who} syncs[${i}]: a long-running VM's job fences are never exported; signal a user fence instead`);
           if (s.addr !== 0n) throw new DepError('EINVAL', `${who} syncs[${i}]: a timeline syncobj takes no addr`);
           if (s.timelineValue === 0n) throw new DepError('EINVAL', `${who} syncs[${i}]: a timeline syncobj needs timeline_value ≠ 0`);
           (signal ? outs : ins).push({ handle: s.handle, point: s.timelineValue });
@@ -399,7 +419,6 @@ export class XeFile extends DrmFile {
     }
     for (const [i, s] of ins.entries()) if (this.syncobjs.lookup(s.handle) === undefined) throw new DepError('ENOENT', `${who}: in-sync ${i} (syncobj ${s.handle}) names nothing in ${this.label}`);
     for (const [i, s] of outs.entries()) if (this.syncobjs.lookup(s.handle) === undefined) throw new DepError('ENOENT', `${who}: out-sync ${i} (syncobj ${s.handle}) names nothing in ${this.label}`);
-    void exec;
     return { ins, outs, ufence };
   }
 

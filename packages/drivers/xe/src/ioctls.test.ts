@@ -49,7 +49,7 @@ describe('bad arguments', () => {
         ['exec: misaligned user fence', () => exec({ syncs: [{ type: XeSyncType.USER_FENCE, flags: XE_SYNC_FLAG_SIGNAL, addr: BO_VA + 4n }] }), 'EINVAL'],
         ['exec: user fence nowhere bound', () => exec({ syncs: [{ type: XeSyncType.USER_FENCE, flags: XE_SYNC_FLAG_SIGNAL, addr: 0x4000_0000n }] }), 'EFAULT'],
         ['exec: two user fences', () => exec({ syncs: [{ type: XeSyncType.USER_FENCE, flags: XE_SYNC_FLAG_SIGNAL, addr: BO_VA }, { type: XeSyncType.USER_FENCE, flags: XE_SYNC_FLAG_SIGNAL, addr: BO_VA + 8n }] }), 'EINVAL'],
-        ['vm create: LR mode (not modelled)', () => a.f.vmCreate({ flags: XeVmCreateFlags.LR_MODE }), 'EINVAL'],
+        ['vm create: fault mode (not modelled)', () => a.f.vmCreate({ flags: XeVmCreateFlags.LR_MODE | XeVmCreateFlags.FAULT_MODE }), 'EINVAL'],
         ['vm destroy: another client\'s VM', () => a.f.vmDestroy({ vmId: bVm2 }), 'ENOENT'],
         ['vm destroy: with a queue on it', () => a.f.vmDestroy({ vmId: a.vmId }), 'EBUSY'],
         ['vm bind: misaligned address', () => a.f.vmBind({ vmId: a.vmId, binds: [{ obj: a.bo, range: 4096n, addr: 0x1001n }] }), 'EINVAL'],
@@ -78,7 +78,6 @@ describe('bad arguments', () => {
       expect(state(xe, [a.f, b.f])).toEqual(before);
       await teardown(rt, xe, [a.f, b.f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 });

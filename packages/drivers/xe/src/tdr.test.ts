@@ -32,7 +32,6 @@ describe('TDR', () => {
       for (const x of [hung, behind, ...fb]) x.put();
       await teardown(rt, xe, [a.f, b.f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 
@@ -59,7 +58,6 @@ describe('TDR', () => {
       for (const x of [fa, fb, again]) x.put();
       await teardown(rt, xe, [a.f, b.f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 
@@ -74,7 +72,6 @@ describe('TDR', () => {
       long.put();
       await teardown(rt, xe, [a.f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 
@@ -98,7 +95,6 @@ describe('TDR', () => {
       for (const x of [hung, fb]) x.put();
       await teardown(rt, xe, [a.f, b.f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 });
@@ -122,7 +118,6 @@ describe('kill', () => {
       for (const x of [running, other]) x.put();
       await teardown(rt, xe, [a.f, b.f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 });

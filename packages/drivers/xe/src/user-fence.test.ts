@@ -30,7 +30,6 @@ describe('user-fence sync on exec', () => {
       fence.put();
       await teardown(rt, xe, [f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 });
@@ -53,7 +52,6 @@ describe('convert ioctl', () => {
       fence.put();
       await teardown(rt, xe, [f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 
@@ -85,7 +83,6 @@ describe('convert ioctl', () => {
       for (const x of [fence, long, ok]) x.put();
       await teardown(rt, xe, [a.f, b.f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 
@@ -104,7 +101,6 @@ describe('convert ioctl', () => {
       fence.put();
       await teardown(rt, xe, [f]);
     });
-    xe.fini();
     expect(rt.shutdown()).toEqual([]);
   });
 });

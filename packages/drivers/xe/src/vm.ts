@@ -3,8 +3,11 @@
  * killed/banned bit, and the user-fence TDR with the memory-fence drivers of the convert
  * ioctl's exported fences (rfc-designs C.2).
  */
-import { GpuVm, type DrmDevice, type GemObject } from '@dep/drm';
+import type { PreemptFence } from '@dep/fence-preempt';
+import { GpuVm, type GemObject } from '@dep/drm';
+import { Work } from '@dep/kernel';
 import { MemoryFenceDriver, UserFenceTdr, type UserFenceKill } from '@dep/user-fence';
+import type { XeDevice } from './device.js';
 import type { XeExecQueue } from './exec-queue.js';
 
 /** Options of {@link XeVm}. */
@@ -12,6 +15,8 @@ export interface XeVmOptions {
   readonly name?: string;
   /** The user-fence TDR deadline (ms). Default 5000. */
   readonly userFenceTimeoutMs?: number;
+  /** Long-running (preempt-fence) mode: `DRM_XE_VM_CREATE_FLAG_LR_MODE`. */
+  readonly lr?: boolean;
 }
 
 /** An xe VM. */
@@ -20,12 +25,21 @@ export class XeVm extends GpuVm {
   readonly queues = new Set<XeExecQueue>();
   /** The user-fence TDR: an exported fence past its deadline kills the whole VM. */
   readonly tdr: UserFenceTdr;
+  /** Long-running mode: queues without job timeout, each with a preempt fence in the VM's resvs. */
+  readonly lr: boolean;
+  /** Rebind/resume worker runs that resumed at least one queue. */
+  rebinds = 0;
+  readonly xe: XeDevice;
   readonly #memFences = new Map<string, MemoryFenceDriver>();
+  readonly #rebindWork: Work;
   #killed: UserFenceKill | null = null;
   #killedReason: string | null = null;
 
-  constructor(dev: DrmDevice, options: XeVmOptions = {}) {
+  constructor(dev: XeDevice, options: XeVmOptions = {}) {
     super(dev, options.name === undefined ? {} : { name: options.name });
+    this.xe = dev;
+    this.lr = options.lr ?? false;
+    this.#rebindWork = new Work(() => this.#rebind(), `xe_vm_rebind(${this.name})`);
     this.tdr = new UserFenceTdr({
       runtime: dev.runtime,
       name: `${this.name}:user-fence-tdr`,
@@ -66,6 +80,47 @@ export class XeVm extends GpuVm {
       this.#memFences.set(key, d);
     }
     return d;
+  }
+
+  /** @internal A preempt fence of the VM signalled: queue the rebind/resume worker (xe `preempt_rebind_work_func`). */
+  _queueRebind(): void {
+    if (this.closed || this.refcount === 0) return;
+    this.xe.rebindWq.queueWork(this.#rebindWork);
+  }
+
+  /**
+   * The rebind/resume worker: for every suspended long-running queue, a new preempt fence
+   * (allocated first, outside any signalling path), the VM's resvs locked, the fences
+   * added (BOOKKEEP, or PREEMPT with the `slot` ordering), the queues resumed. The model
+   * has no page tables, so "rebind" re-validates nothing. A killed or closed VM resumes
+   * nothing.
+   */
+  async #rebind(): Promise<void> {
+    if (this.closed || this.refcount === 0 || this.#killedReason !== null) return;
+    const qs = [...this.queues].filter((q) => q._needsResume());
+    if (qs.length === 0) return;
+    const fences = qs.map((q) => q._newPreemptFence());
+    const exec = await this.execLock({ numFences: qs.length });
+    try {
+      for (const [i, q] of qs.entries()) {
+        const pf = fences[i]!;
+        this.resvAddFence(pf, pf.usage, pf.usage);
+        q._resume(pf);
+      }
+    } finally {
+      exec.fini();
+    }
+    this.rebinds++;
+  }
+
+  /** @internal Install a new queue's first preempt fence in the VM's resvs (locks them). */
+  async _addPreemptFence(pf: PreemptFence): Promise<void> {
+    const exec = await this.execLock({ numFences: 1 });
+    try {
+      this.resvAddFence(pf, pf.usage, pf.usage);
+    } finally {
+      exec.fini();
+    }
   }
 
   /** @internal */

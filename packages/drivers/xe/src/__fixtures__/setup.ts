@@ -52,10 +52,11 @@ export async function errnoOf(p: Promise<unknown>): Promise<ErrnoName | null> {
   }
 }
 
-/** Close every file, wait until each exec queue's teardown finished, free the device; return the shutdown reports. */
+/** Close every file, wait until each exec queue's teardown finished, free the device. */
 export async function teardown(rt: Runtime, xe: XeDevice, files: readonly XeFile[]): Promise<void> {
   const queues = files.flatMap((f) => f.execQueues.entries().map(([, q]) => q));
   for (const f of files) if (!f.closed) await f.close();
   for (const q of queues) await q.dep.waitReleased();
   await rt.sleep(1);
+  await xe.fini();
 }
