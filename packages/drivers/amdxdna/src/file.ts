@@ -257,6 +257,12 @@ function typeName(type: AmdxdnaBoTypeValue): string {
   }
 }
 
+/** The context takes no more commands (a fresh read: it may change while a submitter sleeps). */
+function gone(hwctx: AmdxdnaHwctx): boolean {
+  const s: AmdxdnaHwctx['status'] = hwctx.status;
+  return s === 'dead' || s === 'destroyed';
+}
+
 /** `aie2_cmd_submit`, with the references on `cmd` and `bos` owned (and released on failure). */
 async function submit(hwctx: AmdxdnaHwctx, cmd: GemObject, bos: GemObject[], options: IoctlWaitOptions): Promise<{ readonly seq: bigint }> {
   const who = EXEC_CMD.name;
@@ -269,7 +275,7 @@ async function submit(hwctx: AmdxdnaHwctx, cmd: GemObject, bos: GemObject[], opt
     putAll();
     throw new DepError('EINTR', `${who}: interrupted while ${hwctx.name} had ${hwctx.sem.limit} commands outstanding`);
   }
-  if (hwctx.status === 'dead' || hwctx.status === 'destroyed') {
+  if (gone(hwctx)) {
     // Destroyed (or dead) while we slept on job_sem: its queue may be gone already.
     hwctx.sem.up();
     putAll();
@@ -290,7 +296,7 @@ async function submit(hwctx: AmdxdnaHwctx, cmd: GemObject, bos: GemObject[], opt
     if (bos.length > 0) exec = await lockObjects(bos, { numFences: 1 });
     await hwctx.ioLock.lock();
     try {
-      if (hwctx.status === 'dead' || hwctx.status === 'destroyed') throw new DepError('EINVAL', `${who}: ${hwctx.name} is ${hwctx.status}`);
+      if (gone(hwctx)) throw new DepError('EINVAL', `${who}: ${hwctx.name} is ${hwctx.status}`);
       const armed = job.arm();
       const out = armed.finishedFence();
       for (const bo of bos) bo.resv.addFence(out, DmaResvUsage.WRITE);
