@@ -123,6 +123,29 @@ export class XeDevice extends DrmDevice<XeFile> {
     if (freeId) this.#free.push(q.gucId);
   }
 
+  /** GT resets done by {@link XeDevice.gtReset}. */
+  gtResets = 0;
+  #resetting = false;
+
+  /**
+   * `xe_gt_reset`: stop every exec queue (banning those whose head job had started), reset
+   * the GT (the GuC forgets every context), register the survivors again and replay their
+   * rings from the read pointer, restart the queues. EBUSY while a reset runs. Sleeps.
+   */
+  async gtReset(): Promise<void> {
+    if (this.#resetting) throw new DepError('EBUSY', 'xe: a GT reset is already running; await it');
+    this.#resetting = true;
+    try {
+      const queues = [...this.#byId.values()];
+      for (const q of queues) await q._gtStop();
+      await this.gpu.fw.gtReset();
+      this.gtResets++;
+      for (const q of queues) q._gtStart();
+    } finally {
+      this.#resetting = false;
+    }
+  }
+
   /** Free the interrupt, the workqueues and the seqno page (after every file was closed and its queues released). Sleeps. */
   async fini(): Promise<void> {
     if (this.#fini) return;

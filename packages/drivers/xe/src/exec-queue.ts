@@ -202,7 +202,7 @@ export class XeExecQueue {
 
   /** `register_exec_queue`: the REGISTER H2G (no reply). Throws the firmware's errno (EBUSY, ENODEV). */
   register(): void {
-    this.xe.gpu.memory.write64(this.seqnoAddr, 0n);
+    if (this.#seqno === 0n) this.xe.gpu.memory.write64(this.seqnoAddr, 0n);
     this.xe.gpu.fw.registerContext({ id: this.gucId, engineClass: this.engineClass, ring: this.ring, priority: this.priority, name: `guc${this.gucId}` });
     this.#registered = true;
   }
@@ -441,6 +441,63 @@ export class XeExecQueue {
       f.signal();
       f.put();
     });
+  }
+
+  // --- GT reset ------------------------------------------------------------------------------
+
+  /**
+   * @internal `guc_exec_queue_stop` before a GT reset: stop the DepQueue; decide guilt — a
+   * queue whose head job had started (its context ran since the last completion) and not
+   * completed is banned, as is a long-running queue with work on its ring. Returns whether
+   * it was banned.
+   */
+  async _gtStop(): Promise<boolean> {
+    if (this.#released || !this.#registered) return false;
+    await this.dep.stop();
+    if (this.#banned || this.#killed) return true;
+    const head = this.#pending[0];
+    const started = head !== undefined && this.#runtimeNow() > this.#runtimeAtCompletion;
+    if (started || (this.lr && this.#pending.length > 0 && !this.#suspended)) this.#banned = true;
+    return this.#banned;
+  }
+
+  /**
+   * @internal `guc_exec_queue_start` after the GT reset: the GuC forgot every context. A
+   * banned queue errors its jobs out (-ECANCELED, the head -EIO); the others are registered
+   * again and, if they had work, scheduling is enabled — the ring replays from its read
+   * pointer. Waiters of lost G2H replies are woken with -EIO. Then the DepQueue restarts.
+   */
+  _gtStart(): void {
+    if (this.#released) return;
+    this.#enabled = false;
+    this.#pendingEnable = false;
+    this.#pendingDisable = false;
+    for (const w of this.#waiters.splice(0)) w.w.wake(-5);
+    if (!this.#registered) {
+      this.dep.start();
+      return;
+    }
+    if (this.#banned || this.#killed) {
+      this.#registered = false;
+      this.#errorPending(-5, ECANCELED);
+      this.dep.start();
+      return;
+    }
+    this.#runtimeAtCompletion = 0;
+    try {
+      this.register();
+      this.xe.gpu.memory.write64(this.seqnoAddr, this.#pending.length > 0 ? this.#pending[0]!.seqno - 1n : this.#seqno);
+      if (this.#pending.length > 0 && !this.#suspended) {
+        this.xe.gpu.fw.enableScheduling(this.gucId);
+        this.#enabled = true;
+        this.#pendingEnable = true;
+      }
+    } catch {
+      this.#banned = true;
+      this.#registered = false;
+      this.#errorPending(-5, ECANCELED);
+    }
+    this.dep.start();
   }
 
   // --- TDR ----------------------------------------------------------------------------------

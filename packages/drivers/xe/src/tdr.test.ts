@@ -121,3 +121,36 @@ describe('kill', () => {
     expect(rt.shutdown()).toEqual([]);
   });
 });
+
+describe('GT reset', () => {
+  it('the queue whose job was running is banned (-EIO); a queue whose job had not started is replayed and completes', async () => {
+    const { rt, xe } = setup({ jobTimeoutMs: 10_000, gpuConfig: { engines: { render: 1 }, defaults: { timesliceMs: Infinity } } });
+    await rt.run(async () => {
+      const a = await client(xe);
+      const b = await client(xe);
+      const qa = a.f.execQueues.lookup(a.execQueueId)!;
+      const qb = b.f.execQueues.lookup(b.execQueueId)!;
+      xe.gpu.faults.hang({ site: `guc${qa.gucId}` });
+      const hung = await execWithFence(a.f, a.execQueueId, 5);
+      await rt.sleep(1);
+      const waiting = await execWithFence(b.f, b.execQueueId, 5);
+      await rt.sleep(20);
+      expect(waiting.isSignaled()).toBe(false);
+      await xe.gtReset();
+      expect(xe.gtResets).toBe(1);
+      await hung.wait();
+      await waiting.wait();
+      expect(hung.getStatus()).toBe(-5);
+      expect(qa.state.banned).toBe(true);
+      expect(waiting.getStatus()).toBe(1);
+      expect(qb.state.banned).toBe(false);
+      expect(xe.gpu.fw.contextIds()).toEqual([qb.gucId]);
+      const again = await execWithFence(b.f, b.execQueueId, 1);
+      await again.wait();
+      expect(again.getStatus()).toBe(1);
+      for (const x of [hung, waiting, again]) x.put();
+      await teardown(rt, xe, [a.f, b.f]);
+    });
+    expect(rt.shutdown()).toEqual([]);
+  });
+});
