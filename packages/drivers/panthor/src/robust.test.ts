@@ -147,3 +147,32 @@ describe('under load', () => {
     expect(await teardown(env, [file])).toEqual([]);
   });
 });
+
+describe('a failure between arm and push (rfc-designs E.2)', () => {
+  for (const inactive of [false, true]) {
+    it(`ENOMEM adding an intra-batch dependency after the first job was armed: ${inactive ? 'INACTIVE fences: the armed fence is just dropped' : 'the drm_sched contract: a WARN, the armed fence signalled -ECANCELED'}`, async () => {
+      const env = setup({ checks: 'warn', inactiveFences: inactive });
+      const { rt, dev } = env;
+      const { file, vmId } = await rt.run(() => client(dev));
+      const r = await rt.run(async () => {
+        const { groupHandle: other } = await file.groupCreate({ vmId, queues: [queue()] });
+        const { groupHandle } = await file.groupCreate({ vmId, queues: [queue(), queue()] });
+        const [ext, mid, out] = [(await file.syncobjCreate()).handle, (await file.syncobjCreate()).handle, (await file.syncobjCreate()).handle];
+        await file.groupSubmit({ groupHandle: other, queueSubmits: [qs(0, 50, [signal(ext)])] });
+        // Job 1 waits on an external fence (inline slot) and on job 0 (needs the store to grow,
+        // after job 0 was armed): the allocation fails.
+        rt.faults.failAlloc({ site: 'drm_dep_job_add_dependency', times: 1 });
+        const warnsBefore = rt.reports.list.filter((x) => x.kind === 'warn').length;
+        const before = dev.snapshot();
+        const e = await errnoOf(file.groupSubmit({ groupHandle, queueSubmits: [qs(0, 1, [signal(mid)]), qs(1, 1, [wait(ext), wait(mid), signal(out)])] }));
+        const warns = rt.reports.list.filter((x) => x.kind === 'warn').length - warnsBefore;
+        return { e, warns, same: JSON.stringify(dev.snapshot(), (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) === JSON.stringify(before, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) };
+      });
+      expect(r.e).toBe('ENOMEM');
+      expect(r.same, 'nothing was published: no resv, no syncobj changed').toBe(true);
+      expect(r.warns).toBe(inactive ? 0 : 1);
+      const reports = await teardown(env, [file]);
+      expect(reports.filter((x) => (x as { kind: string }).kind !== 'warn')).toEqual([]);
+    });
+  }
+});

@@ -12,8 +12,8 @@ export interface Env {
   readonly sink: MemoryTraceSink;
 }
 
-export function setup(options: { seed?: number; chaos?: boolean; csf?: CsfConfig; inactiveFences?: boolean; progressTimeoutMs?: number } = {}): Env {
-  const rt = new Runtime({ seed: options.seed ?? 1, ...(options.chaos === undefined ? {} : { chaos: options.chaos }) });
+export function setup(options: { seed?: number; chaos?: boolean; checks?: 'strict' | 'warn'; csf?: CsfConfig; inactiveFences?: boolean; progressTimeoutMs?: number } = {}): Env {
+  const rt = new Runtime({ seed: options.seed ?? 1, ...(options.chaos === undefined ? {} : { chaos: options.chaos }), ...(options.checks === undefined ? {} : { checks: options.checks }) });
   const sink = new MemoryTraceSink();
   rt.trace.attach(sink);
   const dev = new PanthorDevice({
