@@ -185,6 +185,13 @@ describe('demo CLI: explore', () => {
     expect(one.out()).toContain('✘ verdict: deadlock');
   });
 
+  it('flags after "explore" are explore\'s: --chaos reaches the runs and the replay lines', async () => {
+    const io = capture();
+    await main(['explore', '--scenario', 'kernel', '--seeds', '3', '--chaos', '--workers', '1'], io);
+    expect(io.out()).toContain('chaos: on');
+    expect(io.out()).toMatch(/npm run demo -- kernel --seed 2 --chaos\s+# deadlock/);
+  });
+
   it('a shard explores only its seeds', async () => {
     const io = capture();
     await main(['explore', '--scenario', 'kernel', '--seeds', '8', '--shard', '2/4', '--workers', '1', '--all-failures'], io);

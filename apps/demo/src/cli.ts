@@ -60,13 +60,14 @@ function scenarioList(scenarios: readonly Scenario[]): string {
 
 const camel = (name: string): string => name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
-/** Every scenario param, once per name, with the scenarios that take it. */
-function allParams(scenarios: readonly Scenario[]): { param: ScenarioParam; owners: string[] }[] {
-  const out = new Map<string, { param: ScenarioParam; owners: string[] }>();
+/** Every scenario param, once per name, with the scenarios that take it and their defaults. */
+function allParams(scenarios: readonly Scenario[]): { param: ScenarioParam; owners: string[]; defaults: string[] }[] {
+  const out = new Map<string, { param: ScenarioParam; owners: string[]; defaults: string[] }>();
   for (const s of scenarios) {
     for (const p of s.params ?? []) {
-      const e = out.get(p.name) ?? { param: p, owners: [] };
+      const e = out.get(p.name) ?? { param: p, owners: [], defaults: [] };
       e.owners.push(s.name);
+      e.defaults.push(p.default);
       out.set(p.name, e);
     }
   }
@@ -74,9 +75,11 @@ function allParams(scenarios: readonly Scenario[]): { param: ScenarioParam; owne
 }
 
 function addParamOptions(cmd: Command, scenarios: readonly Scenario[]): void {
-  for (const { param, owners } of allParams(scenarios)) {
+  for (const { param, owners, defaults } of allParams(scenarios)) {
     const values = param.choices ? param.choices.join('|') : `${param.integer?.min ?? 0}…${param.integer?.max ?? '∞'}`;
-    cmd.addOption(new Option(`--${param.name} <value>`, `${param.description} [${values}, default ${param.default}] (${owners.join(', ')} only)`));
+    const dflt = new Set(defaults).size === 1 ? `default ${param.default}` : `default ${owners.map((o, i) => `${defaults[i]} for ${o}`).join(', ')}`;
+    const description = new Set(defaults).size === 1 ? param.description : param.description.replace(/;.*$/, '');
+    cmd.addOption(new Option(`--${param.name} <value>`, `${description} [${values}; ${dflt}] (${owners.join(', ')} only)`));
   }
 }
 
@@ -166,6 +169,8 @@ export async function main(
     .option('--chaos', 'shuffle events that are runnable at the same instant (by the seed)')
     .option('--faults', 'inject seeded allocation failures (the error paths must unwind)')
     .option('--list', 'list the scenarios and exit')
+    // Options after `explore` are explore's (its own --chaos, --faults, scenario options).
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({

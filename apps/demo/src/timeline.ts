@@ -105,6 +105,8 @@ function argsOf(r: TraceRecord): Record<string, string> {
 
 const a = (r: TraceRecord, k: string): string => str((r.args as Record<string, unknown>)[k]);
 
+const MARKER_KINDS: Readonly<Record<MarkerKind, true>> = { fence: true, timeout: true, fault: true, report: true, preempt: true, irq: true, event: true };
+
 /** Instants drawn as markers, and their kind. */
 const MARKER_EVENTS: Readonly<Record<string, MarkerKind>> = {
   'dma_fence:signaled': 'fence',
@@ -160,6 +162,9 @@ export function buildTimeline(trace: RunTrace): TimelineView {
     } else if (key.startsWith('fence:')) {
       group = 'fences';
       name = key.slice('fence:'.length);
+    } else if (key.startsWith('engine:')) {
+      group = 'engines';
+      name = key.slice('engine:'.length);
     } else if (engineLanes.has(key)) group = 'engines';
     else group = 'cpu';
     i = lanes.length;
@@ -197,6 +202,11 @@ export function buildTimeline(trace: RunTrace): TimelineView {
       kind = 'hw';
       name = a(begin, 'ctx');
       client = clients[name] ?? name;
+    } else if (begin.name === 'demo:span') {
+      kind = 'hw';
+      name = a(begin, 'name');
+      const c = (begin.args as Record<string, unknown>).client;
+      if (typeof c === 'string') client = c;
     } else if (begin.name === 'workqueue:workqueue_execute_start') {
       kind = 'work';
       name = a(begin, 'work');
@@ -248,7 +258,9 @@ export function buildTimeline(trace: RunTrace): TimelineView {
         break;
       }
       default: {
-        const kind = r.name === 'drm_dep:job_done' ? 'fault' : MARKER_EVENTS[r.name];
+        const noteKind = r.name === 'demo:note' ? (r.args as { kind?: string }).kind : undefined;
+        const kind: MarkerKind | undefined =
+          r.name === 'drm_dep:job_done' ? 'fault' : noteKind !== undefined && noteKind in MARKER_KINDS ? (noteKind as MarkerKind) : MARKER_EVENTS[r.name];
         if (kind === undefined) {
           instants.push({ lane: lane(r.lane), record: r });
           break;

@@ -7,8 +7,10 @@
 declare module '@dep/kernel' {
   interface TraceEventMap {
     'demo:hw_job': { hw: string; queue: string; seqno: bigint; context: bigint; hwSeqno: bigint; error: number };
-    /** A scenario's narrative step, on the lane of the task that took it. */
-    'demo:note': { text: string };
+    /** A scenario's narrative step; `kind` picks the marker (`event` by default). */
+    'demo:note': { text: string; kind: string | undefined };
+    /** A span of time something ran (an `X` slice): a user queue on the GPU, … */
+    'demo:span': { name: string; client: string | undefined };
   }
 }
 

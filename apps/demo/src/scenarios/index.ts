@@ -4,6 +4,7 @@ import { kernelScenario } from './kernel.js';
 import { bypassVsWorkerScenario, irqPutScenario } from './queue-options.js';
 import { inactiveFenceScenario } from './inactive-fence.js';
 import { teardownUnderLoadScenario } from './teardown.js';
+import { foreignResvScenario, preemptDeadlockScenario } from './preempt.js';
 
 /** Colour helpers handed to a scenario (disabled when output is not a terminal). */
 export type Colors = ReturnType<typeof pc.createColors>;
@@ -138,6 +139,8 @@ export const DEFAULT_SCENARIO = 'kernel';
  */
 export const scenarios: readonly Scenario[] = [
   kernelScenario,
+  preemptDeadlockScenario,
+  foreignResvScenario,
   bypassVsWorkerScenario,
   irqPutScenario,
   inactiveFenceScenario,
