@@ -25,21 +25,30 @@ describe('chaos seeds', () => {
             tasks.push(
               rt.spawn(`submit${i}.${t}`, async () => {
                 for (let k = 0; k < 5; k++) {
-                  const cmd = await cmdBo(c.f, 1 + prng.int(20));
                   const h = c.f.hwctxs.lookup(c.ctx);
                   if (h === undefined) return;
                   try {
+                    const cmd = await cmdBo(c.f, 1 + prng.int(20));
                     const { seq } = await c.f.execCmd({ hwctx: c.ctx, cmdHandles: cmd, cmdCount: 1 });
                     const fence = h.outFence(seq);
                     if (fence !== null) outs.push({ ctx: h.name, seq, fence });
                   } catch {
-                    return; // the context was destroyed under us
+                    return; // the context was destroyed under us, or the device lost
                   }
                   if (prng.int(3) === 0) await rt.sleep(prng.int(5));
                 }
               }),
             );
           }
+        }
+        const lose = prng.int(4) === 0;
+        if (lose) {
+          tasks.push(
+            rt.spawn('unplug', async () => {
+              await rt.sleep(prng.int(40));
+              dev.npu.lose('chaos');
+            }),
+          );
         }
         if (prng.int(2) === 0) {
           await rt.sleep(prng.int(30));
@@ -53,6 +62,7 @@ describe('chaos seeds', () => {
           list.push({ seq: o.seq, ts: o.fence.timestamp(), ok: o.fence.getStatus() === 1 });
           byCtx.set(o.ctx, list);
         }
+        if (lose) expect(dev.contexts.every((c) => c.status === 'dead' || c.status === 'destroyed')).toBe(true);
         for (const list of byCtx.values()) {
           const ok = list.filter((x) => x.ok).sort((a, b) => (a.seq < b.seq ? -1 : 1));
           for (let i = 1; i < ok.length; i++) expect(ok[i]!.ts).toBeGreaterThanOrEqual(ok[i - 1]!.ts);

@@ -7,6 +7,7 @@ import { DrmDevice, type GemObject } from '@dep/drm';
 import { createAieDevice, type AieConfig, type AieDevice, type AieIrq, type DeviceLostIrq } from '@dep/hw-sim';
 import { DepError, Mutex, Workqueue, type Runtime } from '@dep/kernel';
 import { AmdxdnaFile } from './file.js';
+import type { AmdxdnaHwctx } from './hwctx.js';
 import { HWCTX_MAX_TIMEOUT, type AmdxdnaBoTypeValue } from './uapi.js';
 
 /** Options of {@link AmdxdnaDevice}. */
@@ -50,6 +51,7 @@ export class AmdxdnaDevice extends DrmDevice<AmdxdnaFile> {
   readonly #boTypes = new WeakMap<GemObject, AmdxdnaBoTypeValue>();
   readonly #freeIrq: () => void;
   #nextCtx = 1;
+  readonly #contexts = new Set<AmdxdnaHwctx>();
   #finished = false;
 
   constructor(options: AmdxdnaDeviceOptions) {
@@ -66,6 +68,7 @@ export class AmdxdnaDevice extends DrmDevice<AmdxdnaFile> {
     this.tdrWq = new Workqueue(rt, `amdxdna_tdr(${this.name})`, { ordered: true, memReclaim: true });
     this.#freeIrq = npu.requestIrq((ev: AieIrq | DeviceLostIrq) => {
       if (ev.kind === 'mailbox') this.stats.mailboxIrqs++;
+      else if (ev.kind === 'device-lost') for (const c of this.#contexts) c._deviceLost();
     });
   }
 
@@ -81,6 +84,21 @@ export class AmdxdnaDevice extends DrmDevice<AmdxdnaFile> {
   /** @internal */
   _setBoType(obj: GemObject, type: AmdxdnaBoTypeValue): void {
     this.#boTypes.set(obj, type);
+  }
+
+  /** Hardware contexts alive (created, not yet fully destroyed), of every file. */
+  get contexts(): readonly AmdxdnaHwctx[] {
+    return [...this.#contexts];
+  }
+
+  /** @internal */
+  _contextMade(ctx: AmdxdnaHwctx): void {
+    this.#contexts.add(ctx);
+  }
+
+  /** @internal */
+  _contextGone(ctx: AmdxdnaHwctx): void {
+    this.#contexts.delete(ctx);
   }
 
   /** @internal */

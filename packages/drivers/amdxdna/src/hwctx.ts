@@ -151,6 +151,8 @@ export class AmdxdnaHwctx {
   #heap: GemObject | null;
   readonly #rx: Array<{ readonly job: AmdxdnaJob; readonly resp: MailboxResponse }> = [];
   readonly #rxWork: Work;
+  /** Jobs whose message the firmware has (sent, not yet completed). */
+  readonly #inflight = new Set<AmdxdnaJob>();
 
   private constructor(dev: AmdxdnaDevice, label: string, init: AmdxdnaHwctxInit) {
     const rt = dev.runtime;
@@ -215,6 +217,8 @@ export class AmdxdnaHwctx {
       ctx.#putHeap();
       throw e;
     }
+    dev._contextMade(ctx);
+    if (dev.npu.lost) ctx._deviceLost();
     return ctx;
   }
 
@@ -273,6 +277,7 @@ export class AmdxdnaHwctx {
     j.msgId = fw.mailbox.send({ opcode: 'execbuf', units, label: `${this.name}:${job.seq}` }, (resp) => {
       hctx.#onResponse(j, resp);
     });
+    this.#inflight.add(j);
     const fence = j.hwFence;
     fence.timeline = this.name;
     fence.init(hwFenceOps, this.fenceContext, job.seq, { runtime: this.runtime });
@@ -333,6 +338,7 @@ export class AmdxdnaHwctx {
    * semaphore count, drop the run reference.
    */
   #complete(job: AmdxdnaJob, resp: MailboxResponse): void {
+    if (job.done || !this.#inflight.delete(job)) return; // completed already (device lost, then a late answer)
     let state: ErtCmdStateValue;
     let err = 0;
     switch (resp.status) {
@@ -345,7 +351,7 @@ export class AmdxdnaHwctx {
         break;
       case 'aborted':
         state = job.timedOut ? ErtCmdState.TIMEOUT : ErtCmdState.ABORT;
-        err = job.timedOut ? -ERRNO.ETIMEDOUT : -ERRNO.ECANCELED;
+        err = job.timedOut ? -ERRNO.ETIMEDOUT : resp.errno < 0 ? resp.errno : -ERRNO.ECANCELED;
         break;
     }
     setCmdState(job.cmdBo, state);
@@ -368,6 +374,21 @@ export class AmdxdnaHwctx {
 
   // --- recovery and teardown -------------------------------------------------------------
 
+  /**
+   * The device was lost (irq context): the firmware will answer nothing more, so every
+   * message it had is completed here as aborted with `-ENODEV` (through the receive
+   * worker, as a real abort); the context is dead: queued jobs fail with ENODEV, submits
+   * are EINVAL.
+   */
+  _deviceLost(): void {
+    if (this.status !== 'destroyed') this.status = 'dead';
+    this.fw = null;
+    for (const job of this.#inflight) {
+      this.#rx.push({ job, resp: { id: job.msgId, opcode: 'execbuf', status: 'aborted', errno: -ERRNO.ENODEV, failedIndex: -1, data: null } });
+    }
+    if (this.#rx.length > 0) this.dev.rxWq.queueWork(this.#rxWork);
+  }
+
   async #recover(): Promise<void> {
     const dev = this.dev;
     await dev.devLock.lock();
@@ -378,7 +399,7 @@ export class AmdxdnaHwctx {
       await this.queue.stop();
       const old = this.fw;
       this.fw = null;
-      if (old !== null && old.state !== 'destroyed' && old.state !== 'destroying') await old.destroy();
+      if (old !== null) await destroyFw(old);
       try {
         this.fw = await dev.npu.fw.createContext({ columns: this.numCol, name: this.name });
         this.status = 'ready';
@@ -386,6 +407,7 @@ export class AmdxdnaHwctx {
         if (!isDepError(e)) throw e;
         this.status = 'dead';
       }
+      if (this.status === 'ready' && dev.npu.lost) this.status = 'dead';
       this.queue.start();
     } finally {
       dev.devLock.unlock();
@@ -410,7 +432,7 @@ export class AmdxdnaHwctx {
       await this.queue.stop();
       const fw = this.fw;
       this.fw = null;
-      if (fw !== null && fw.state !== 'destroyed' && fw.state !== 'destroying' && !dev.npu.lost) await fw.destroy();
+      if (fw !== null) await destroyFw(fw);
     } finally {
       dev.devLock.unlock();
     }
@@ -418,6 +440,7 @@ export class AmdxdnaHwctx {
     await dev.rxWq.flush();
     this.syncobj.put();
     this.#putHeap();
+    dev._contextGone(this);
   }
 
   #putHeap(): void {
@@ -428,5 +451,15 @@ export class AmdxdnaHwctx {
 
   toString(): string {
     return `amdxdna ${this.name} (${this.status})`;
+  }
+}
+
+/** Destroy a firmware context unless it is gone already; a device lost meanwhile is not an error here. */
+async function destroyFw(fw: AieHwContext): Promise<void> {
+  if (fw.state === 'destroyed' || fw.state === 'destroying') return;
+  try {
+    await fw.destroy();
+  } catch (e) {
+    if (!isDepError(e, 'ENODEV')) throw e;
   }
 }

@@ -153,3 +153,30 @@ describe('teardown races', () => {
     expect(shutdownReports(rt)).toEqual([]);
   });
 });
+
+describe('device lost', () => {
+  it('every pending command signals -ENODEV at once; submits are EINVAL, new contexts ENODEV; teardown still works', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const a = await client(dev);
+      const b = await client(dev);
+      const hw = a.f.hwctxs.lookup(a.ctx)!;
+      dev.npu.faults.hang({ site: hw.name, nth: 1 });
+      for (let i = 0; i < 3; i++) await a.f.execCmd({ hwctx: a.ctx, cmdHandles: await cmdBo(a.f, 1), cmdCount: 1 });
+      const outs = [1n, 2n, 3n].map((s) => hw.outFence(s)!);
+      await rt.sleep(2);
+      dev.npu.lose('surprise removal');
+      await a.f.waitCmd({ hwctx: a.ctx, seq: 3n });
+      expect(rt.now()).toBeLessThan(100);
+      expect(outs.map((x) => x.getStatus())).toEqual([-19, -19, -19]);
+      for (const x of outs) x.put();
+      expect(hw.status).toBe('dead');
+      expect(await errnoOf(a.f.execCmd({ hwctx: a.ctx, cmdHandles: await cmdBo(a.f, 1), cmdCount: 1 }))).toBe('EINVAL');
+      expect(await errnoOf(b.f.createHwctx({ numTiles: 4 }))).toBe('ENODEV');
+      await a.f.destroyHwctx({ handle: a.ctx });
+      await dev.fini();
+      expect(dev.contexts).toEqual([]);
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+});
