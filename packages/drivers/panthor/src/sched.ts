@@ -45,7 +45,7 @@ export class PanthorJob extends DepJob {
   hwSeqno = 0n;
 
   constructor(pq: PanthorQueue, units: number, streamAddr: bigint) {
-    super(pq.dq, { credits: jobDwords(units, true) });
+    super(pq.dq, { credits: units === 0 ? 1 : jobDwords(units, true) });
     this.pq = pq;
     this.units = units;
     this.streamAddr = streamAddr;
@@ -56,6 +56,7 @@ export class PanthorJob extends DepJob {
 function jobDwords(units: number, worstCase: boolean): number {
   return (units > 0 ? COMMAND_DWORDS.batch : 0) + COMMAND_DWORDS.seqnoWrite + (worstCase ? COMMAND_DWORDS.userFenceWrite : 0);
 }
+
 
 /** `struct panthor_queue`: one command stream of a group, its ring, its sync object, its `DepQueue`. */
 export class PanthorQueue {
@@ -115,15 +116,18 @@ export class PanthorQueue {
   #runJob(job: PushedDepJob<PanthorJob>): Fence | null {
     const g = this.group;
     if (!g.canRun) throw new DepError('ECANCELED', `${this.dq.name}: group ${g.hwName} is ${g.fate ?? 'stopped'}`);
+    if (job.units === 0) {
+      // An empty stream takes no ring space: it completes with the queue's last job.
+      const last = this.inflight[this.inflight.length - 1];
+      return last === undefined ? null : last.done!.get();
+    }
     const seqno = this.lastSeqno + 1n;
     const cmds: Command[] = [];
-    if (job.units > 0) {
-      const vm = g.vm;
-      const mapped = vm.find(job.streamAddr);
-      const last = vm.find(job.streamAddr + BigInt(job.units * CS_INSTR_BYTES) - 1n);
-      if (mapped === null || last === null) cmds.push({ op: 'userFenceWrite', addr: UNMAPPED_ADDR, value: 0n }); // the MMU faults
-      cmds.push({ op: 'batch', units: job.units, label: `${this.dq.name}#${seqno}` });
-    }
+    const vm = g.vm;
+    const mapped = vm.find(job.streamAddr);
+    const last = vm.find(job.streamAddr + BigInt(job.units * CS_INSTR_BYTES) - 1n);
+    if (mapped === null || last === null) cmds.push({ op: 'userFenceWrite', addr: UNMAPPED_ADDR, value: 0n }); // the MMU faults
+    cmds.push({ op: 'batch', units: job.units, label: `${this.dq.name}#${seqno}` });
     cmds.push({ op: 'seqnoWrite', addr: this.syncAddr, value: seqno });
     const fence = new DmaFence(doneFenceOps, this.fenceContext, seqno, { runtime: g.dev.runtime });
     this.ring.write(cmds); // credits guarantee the room

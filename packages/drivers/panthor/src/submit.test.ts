@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { client, fenceOf, qs, queue, setup, signal, teardown, waitAll } from './__fixtures__/setup.js';
+import { DRM_TIMEOUT_INFINITE } from '@dep/drm';
+import { client, fenceOf, qs, queue, setup, signal, teardown, wait, waitAll } from './__fixtures__/setup.js';
 
 describe('group submit', () => {
   it('a batch across two queues of a group completes, each queue in order, signalled by seqno from the sync-update work', async () => {
@@ -29,5 +30,34 @@ describe('group submit', () => {
     expect(dev.stats.syncUpdates).toBeGreaterThan(0);
     const reports = await teardown(env, [file]);
     expect(reports).toEqual([]);
+  });
+
+  it('an empty stream takes no ring space and completes with the queue\'s last job; timeline out-syncs get their points', async () => {
+    const env = setup();
+    const { rt, dev } = env;
+    const { file, vmId } = await rt.run(() => client(dev));
+    const r = await rt.run(async () => {
+      const { groupHandle } = await file.groupCreate({ vmId, queues: [queue()] });
+      const g = file.groups.lookup(groupHandle)!;
+      const tl = (await file.syncobjCreate()).handle;
+      const wptr0 = g.queues[0]!.ring.wptr;
+      await file.groupSubmit({ groupHandle, queueSubmits: [qs(0, 20, [signal(tl, 1n)]), { ...qs(0, 0, [signal(tl, 2n)]), streamSize: 0 }] });
+      await rt.sleep(1);
+      const ringUse = g.queues[0]!.ring.wptr - wptr0;
+      // A later submit waits on point 2 of the timeline.
+      const out = (await file.syncobjCreate()).handle;
+      await file.groupSubmit({ groupHandle, queueSubmits: [qs(0, 1, [wait(tl, 2n), signal(out)])] });
+      await file.syncobjTimelineWait({ handles: [tl], points: [2n], timeoutNsec: DRM_TIMEOUT_INFINITE });
+      const t2 = rt.now();
+      const { points } = await file.syncobjQuery({ handles: [tl] });
+      await waitAll(file, [out]);
+      return { ringUse, t2, points };
+    });
+    // One job's worth of ring (the call and the seqno write), none for the empty stream.
+    expect(r.ringUse).toBe(4 + 6);
+    expect(r.t2).toBeGreaterThanOrEqual(20);
+    expect(r.t2).toBeLessThan(22);
+    expect(r.points).toEqual([2n]);
+    expect(await teardown(env, [file])).toEqual([]);
   });
 });
