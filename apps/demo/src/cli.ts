@@ -78,8 +78,7 @@ function addParamOptions(cmd: Command, scenarios: readonly Scenario[]): void {
   for (const { param, owners, defaults } of allParams(scenarios)) {
     const values = param.choices ? param.choices.join('|') : `${param.integer?.min ?? 0}…${param.integer?.max ?? '∞'}`;
     const dflt = new Set(defaults).size === 1 ? `default ${param.default}` : `default ${owners.map((o, i) => `${defaults[i]} for ${o}`).join(', ')}`;
-    const description = new Set(defaults).size === 1 ? param.description : param.description.replace(/;.*$/, '');
-    cmd.addOption(new Option(`--${param.name} <value>`, `${description} [${values}; ${dflt}] (${owners.join(', ')} only)`));
+    cmd.addOption(new Option(`--${param.name} <value>`, `${param.description} [${values}; ${dflt}] (${owners.join(', ')} only)`));
   }
 }
 
@@ -157,8 +156,8 @@ export async function main(
 
   const program = new Command('dep-demo')
     .description(
-      'Run a scenario of the Linux GPU dependency layer (dma-fence, dma-resv, drm_dep, …) on a\n' +
-        'simulated GPU, print what happened, and optionally write a Perfetto trace or an HTML timeline.\n' +
+      'Run a scenario of the Linux GPU dependency layer (dma-fence, dma-resv, drm_dep, …) on a simulated GPU, ' +
+        'print what happened, and optionally write a Perfetto trace or an HTML timeline. ' +
         'From the repository root: npm run demo -- [scenario] [options]',
     )
     .usage('[scenario] [options]  |  explore --scenario <name> [options]')
@@ -238,15 +237,19 @@ export async function main(
   const exploreCmd = program
     .command('explore')
     .description(
-      'Run one scenario under many seeds in parallel (worker threads) and count the outcomes.\n' +
-        'Prints a table of outcomes and, for every failing seed (deadlock, cycle, unsignalled fence,\n' +
-        'leak, error), the one command that replays it. Exit code 1 when any seed failed.',
+      'Run one scenario under many seeds in parallel (worker threads) and count the outcomes. ' +
+        'Prints a table of outcomes and, for every failing seed (deadlock, cycle, unsignalled fence, leak, error), ' +
+        'the one command that replays it. Exit code 1 when any seed failed.',
     )
     .option('--scenario <name>', 'the scenario to explore', DEFAULT_SCENARIO)
     .option('--seeds <n>', 'how many seeds', parsePositive, 100)
     .option('--first-seed <s>', 'the first seed', parseSeed, 1)
-    .option('--shard <i/n>', 'run only every n-th seed starting with the i-th (split a big run across machines)', parseShardArg, { index: 1, count: 1 })
-    .option('--workers <n>', 'worker threads', parsePositive, defaultWorkers())
+    .addOption(
+      new Option('--shard <i/n>', 'run only every n-th seed starting with the i-th (split a big run across machines)')
+        .argParser(parseShardArg)
+        .default({ index: 1, count: 1 }, '1/1'),
+    )
+    .addOption(new Option('--workers <n>', 'worker threads').argParser(parsePositive).default(defaultWorkers(), 'one per core, at most 4'))
     .option('--chaos', 'shuffle same-instant events by the seed (explores interleavings)')
     .option('--faults', 'inject seeded allocation failures')
     .option('--all-failures', 'list the replay command of every failing seed (default: the first 20)')
@@ -318,6 +321,11 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // `npm run demo | head`: the reader went away; stop quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

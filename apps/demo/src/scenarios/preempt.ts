@@ -25,10 +25,10 @@ export const DESIGNS: readonly ScenarioDesign[] = ['none', 'slot', 'gate'];
 const USER_QUEUE_LANE = 'engine:vm0-q0 (user queue)';
 const NARRATIVE_LANE = 'scenario';
 
-function orderingParam(defaultValue: string, extra: string): ScenarioParam {
+function orderingParam(defaultValue: string): ScenarioParam {
   return {
     name: 'ordering',
-    description: `preempt-fence ordering design (none, slot = PREEMPT resv usage, gate = wait for the last exported fence; all = side by side)${extra}`,
+    description: 'preempt-fence ordering design: none, slot (PREEMPT resv usage), gate (wait for the last exported fence), all (side by side)',
     choices: [...DESIGNS, 'all'],
     default: defaultValue,
   };
@@ -180,13 +180,13 @@ async function runPreempt(name: string, fn: typeof evictionScenario, opts: Scena
 export const preemptDeadlockScenario: Scenario = {
   name: 'preempt-deadlock',
   summary: "the RFC's preempt-fence deadlock (B.2): eviction waits for a user fence whose writer the preempt fence suspends",
-  params: [orderingParam('none', '; none deadlocks, slot and gate complete')],
+  params: [orderingParam('none')],
   run: (opts) => runPreempt('preempt-deadlock', evictionScenario, opts),
 };
 
 export const foreignResvScenario: Scenario = {
   name: 'foreign-resv',
   summary: "B.3: the user fence reaches another client's resv through a syncobj — only the gate design survives",
-  params: [orderingParam('all', '; default all, side by side')],
+  params: [orderingParam('all')],
   run: (opts) => runPreempt('foreign-resv', foreignResvRun, opts),
 };
