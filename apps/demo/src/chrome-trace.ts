@@ -15,7 +15,7 @@
  */
 import { ChromeTraceSink, type ChromeTraceEvent, type TraceRecord } from '@dep/kernel';
 import type { ScenarioResult } from './scenarios/index.js';
-import { GROUP_TITLES, LANE_GROUPS, buildTimeline, type LaneGroup } from './timeline.js';
+import { GROUP_TITLES, LANE_GROUPS, buildTimeline, pushTo, type LaneGroup } from './timeline.js';
 
 export interface ChromeTrace {
   traceEvents: ChromeTraceEvent[];
@@ -49,11 +49,11 @@ export function toChromeTrace(result: ScenarioResult): ChromeTrace {
       s.names.push(name);
     };
     const sliceByLane = new Map<number, number[]>();
-    view.slices.forEach((s, i) => sliceByLane.set(s.lane, [...(sliceByLane.get(s.lane) ?? []), i]));
+    view.slices.forEach((s, i) => pushTo(sliceByLane, s.lane, i));
     const markersByLane = new Map<number, number[]>();
-    view.markers.forEach((m, i) => markersByLane.set(m.lane, [...(markersByLane.get(m.lane) ?? []), i]));
+    view.markers.forEach((m, i) => pushTo(markersByLane, m.lane, i));
     const instantsByLane = new Map<number, TraceRecord[]>();
-    for (const it of view.instants) instantsByLane.set(it.lane, [...(instantsByLane.get(it.lane) ?? []), it.record]);
+    for (const it of view.instants) pushTo(instantsByLane, it.lane, it.record);
 
     view.lanes.forEach((lane, li) => {
       for (let row = 0; row < lane.rows; row++) {
@@ -199,7 +199,7 @@ export function checkChromeTrace(json: unknown): string[] {
     if (e.ph === 'M' && e.name === 'thread_name') named.add(key);
     if (e.ph === 'X') {
       if (typeof e.dur !== 'number' || !(e.dur >= 0)) problems.push(`${where}: X without a duration`);
-      slices.set(key, [...(slices.get(key) ?? []), { ts: e.ts as number, end: (e.ts as number) + (e.dur as number) }]);
+      pushTo(slices, key, { ts: e.ts as number, end: (e.ts as number) + (e.dur as number) });
     }
     if (e.ph === 's' || e.ph === 'f') {
       const id = e.id as number;

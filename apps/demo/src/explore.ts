@@ -151,7 +151,11 @@ function seedList(seeds: readonly number[], max = 8): string {
 export function formatExplore(opts: ExploreOptions, outcomes: readonly SeedOutcome[], colors: Colors, options: { readonly maxReplays?: number } = {}): string[] {
   const out: string[] = [];
   const groups = new Map<string, SeedOutcome[]>();
-  for (const o of outcomes) groups.set(o.outcome, [...(groups.get(o.outcome) ?? []), o]);
+  for (const o of outcomes) {
+    const list = groups.get(o.outcome);
+    if (list === undefined) groups.set(o.outcome, [o]);
+    else list.push(o);
+  }
   const rows = [...groups.entries()]
     .sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))
     .map(([outcome, list]) => {

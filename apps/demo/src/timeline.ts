@@ -93,6 +93,13 @@ export interface TimelineView {
 /** Jobs and hardware slices shorter than this (ms) are drawn this long (1 µs). */
 export const MIN_JOB_DUR = 0.001;
 
+/** Append `value` to the list of `key` in `map`. */
+export function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
 const GROUP_ORDER: Readonly<Record<LaneGroup, number>> = { engines: 0, queues: 1, fences: 2, cpu: 3 };
 
 const str = (v: unknown): string => (typeof v === 'bigint' ? v.toString() : String(v));
@@ -226,8 +233,8 @@ export function buildTimeline(trace: RunTrace): TimelineView {
       const q = a(r, 'queue');
       const dep = { context: a(r, 'context'), seqno: a(r, 'seqno'), preempt: a(r, 'preempt') === 'true' };
       const job = a(r, 'job');
-      if (job !== '0') jobDeps.set(`${q}#${job}`, [...(jobDeps.get(`${q}#${job}`) ?? []), dep]);
-      else pendingDeps.set(q, [...(pendingDeps.get(q) ?? []), dep]);
+      if (job !== '0') pushTo(jobDeps, `${q}#${job}`, dep);
+      else pushTo(pendingDeps, q, dep);
     } else if (r.name === 'drm_dep:job_arm') {
       const q = a(r, 'queue');
       const deps = pendingDeps.get(q) ?? [];
@@ -317,7 +324,7 @@ export function buildTimeline(trace: RunTrace): TimelineView {
 
   // Rows: greedy, in start order, so no two slices of a row overlap.
   const byLane = new Map<number, number[]>();
-  slices.forEach((s, i) => byLane.set(s.lane, [...(byLane.get(s.lane) ?? []), i]));
+  slices.forEach((s, i) => pushTo(byLane, s.lane, i));
   for (const [li, idx] of byLane) {
     idx.sort((x, y) => slices[x]!.ts - slices[y]!.ts || x - y);
     const rowEnds: number[] = [];

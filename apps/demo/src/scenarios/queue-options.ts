@@ -7,7 +7,7 @@
  * the difference shows in the counts — work items executed, where `runJob` and `freeJob`
  * ran. Those are the numbers the drm_dep RFC set out to measure (rfc-designs E.1, E.3).
  */
-import { percentile, makeResult, queueStats } from '../result.js';
+import { percentile, makeResult, queueStats, traceEnd } from '../result.js';
 import type { Comparison, QueueStats, RunTrace, Scenario, ScenarioOptions, ScenarioParam, ScenarioResult } from './index.js';
 import { CLIENTS, planWorkload, runWorkload, type WorkloadRun } from './workload.js';
 
@@ -69,7 +69,7 @@ async function compare(
     );
     runs.push(run);
     const failed = run.failedSubmits > 0 ? `, ${run.failedSubmits} submit(s) failed with ENOMEM and were unwound` : '';
-    opts.log(`${opts.colors.bold(v.label.padEnd(8))} ${run.finished ? 'finished' : opts.colors.red('blocked')} at ${+Math.max(0, ...run.records.map((r) => r.ts)).toFixed(3)} ms${failed}`);
+    opts.log(`${opts.colors.bold(v.label.padEnd(8))} ${run.finished ? 'finished' : opts.colors.red('blocked')} at ${+traceEnd(run.records).toFixed(3)} ms${failed}`);
   }
   const traces: RunTrace[] = runs.map((run, i) => ({ label: variants[i]!.label, records: run.records, clients: CLIENTS, reports: run.reports }));
   const stats: QueueStats[] = traces.flatMap((t, i) => queueStats(t, { variant: t.label, extra: (q) => extra(runs[i]!, q) }));
