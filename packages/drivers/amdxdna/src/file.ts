@@ -8,11 +8,13 @@ import { DmaResvUsage, type DrmExec } from '@dep/dma-resv';
 import { DrmFile, PAGE_SIZE, lockObjects, type GemObject, type IoctlArgs, type IoctlWaitOptions } from '@dep/drm';
 import { DepError } from '@dep/kernel';
 import type { AmdxdnaDevice } from './device.js';
-import { AmdxdnaHwctx, AmdxdnaJob } from './hwctx.js';
+import { AmdxdnaHwctx, AmdxdnaJob, type AmdxdnaCuConfig } from './hwctx.js';
 import {
   AIE_CORE_ROWS,
   AmdxdnaBoType,
+  AmdxdnaConfigHwctxParam,
   AmdxdnaGetParam,
+  CONFIG_HWCTX,
   CREATE_BO,
   CREATE_HWCTX,
   DESTROY_HWCTX,
@@ -107,6 +109,53 @@ export class AmdxdnaFile extends DrmFile {
     });
   }
 
+  /**
+   * `DRM_IOCTL_AMDXDNA_CONFIG_HWCTX`: configure the context's compute units
+   * (`CONFIG_CU`; each `cuBo` a DEV BO of this file), which makes it READY. EINVAL for an
+   * unknown parameter type, a handle naming no context, a context already configured,
+   * zero CUs or a CU BO that is no DEV BO of this file; EOPNOTSUPP for the debug-buffer
+   * types; EIO when the firmware fails the `config-cu` message. Sleeps (under the device
+   * lock, for the firmware's answer).
+   */
+  async configHwctx(args: IoctlArgs<typeof CONFIG_HWCTX>): Promise<void> {
+    return this.ioctl(CONFIG_HWCTX, args, async (a) => {
+      const who = CONFIG_HWCTX.name;
+      const t = a.paramType;
+      if (t !== AmdxdnaConfigHwctxParam.CONFIG_CU && t !== AmdxdnaConfigHwctxParam.ASSIGN_DBG_BUF && t !== AmdxdnaConfigHwctxParam.REMOVE_DBG_BUF) {
+        throw new DepError('EINVAL', `${who}: unknown hardware context config type ${t}`);
+      }
+      const dev = this.dev;
+      await dev.devLock.lock();
+      try {
+        const ctx = this.hwctxs.lookup(a.handle);
+        if (ctx === undefined) throw new DepError('EINVAL', `${who}: hwctx ${a.handle} does not exist in ${this.label}`);
+        if (t !== AmdxdnaConfigHwctxParam.CONFIG_CU) throw new DepError('EOPNOTSUPP', `${who}: debug buffers are not supported`);
+        if (ctx.status !== 'init') throw new DepError('EINVAL', `${who}: ${ctx.name} is ${ctx.status}; CUs are configured once`);
+        if (a.numCus === 0) throw new DepError('EINVAL', `${who}: number of CUs is zero`);
+        const cus: AmdxdnaCuConfig[] = [];
+        const putCus = (): void => {
+          for (const c of cus) c.cuBo.put();
+        };
+        for (const c of a.cuConfigs) {
+          const obj = this.gem.lookup(c.cuBo);
+          if (obj === undefined || dev.boType(obj) !== AmdxdnaBoType.DEV) {
+            putCus();
+            throw new DepError('EINVAL', `${who}: CU BO handle ${c.cuBo} names no DEV BO of ${this.label}`);
+          }
+          cus.push({ cuBo: obj.get(), cuFunc: c.cuFunc });
+        }
+        try {
+          await ctx._configCu(cus);
+        } catch (e) {
+          putCus();
+          throw e;
+        }
+      } finally {
+        dev.devLock.unlock();
+      }
+    });
+  }
+
   // --- buffer objects ----------------------------------------------------------------------
 
   /**
@@ -163,7 +212,7 @@ export class AmdxdnaFile extends DrmFile {
       }
       const bos = this.gemLookupArray(a.args); // ENOENT, nothing held
       const hwctx = this.hwctxs.lookup(a.hwctx);
-      if (hwctx === undefined || hwctx.status === 'dead' || hwctx.status === 'destroyed') {
+      if (hwctx === undefined || (hwctx.status !== 'ready' && hwctx.status !== 'recovering')) {
         for (const bo of bos) bo.put();
         throw new DepError('EINVAL', `${who}: hwctx ${a.hwctx} ${hwctx === undefined ? 'does not exist in ' + this.label : 'is ' + hwctx.status}`);
       }

@@ -27,12 +27,22 @@ const hwFenceOps: DmaFenceOps<AmdxdnaHwFence> = {
 };
 
 /**
- * Where a hardware context is: `ready` (firmware context alive, submits accepted),
+ * Where a hardware context is: `init` (created; CONFIG_HWCTX has not configured its CUs:
+ * submits are EINVAL), `ready` (firmware context alive and configured, submits accepted),
  * `recovering` (the timeout handler destroyed it and is re-creating it: submits queue up),
  * `dead` (re-creation failed: submits are EINVAL, queued jobs fail with ENODEV),
  * `destroyed` (DESTROY_HWCTX or file close).
  */
-export type AmdxdnaHwctxStatus = 'ready' | 'recovering' | 'dead' | 'destroyed';
+export type AmdxdnaHwctxStatus = 'init' | 'ready' | 'recovering' | 'dead' | 'destroyed';
+
+/** One CU configuration (`struct amdxdna_cu_config`), with its DEV BO (a reference). */
+export interface AmdxdnaCuConfig {
+  readonly cuBo: GemObject;
+  readonly cuFunc: number;
+}
+
+/** How long a config-cu message may take to be answered (`TX_TIMEOUT`-like), ms. */
+const CONFIG_CU_TIMEOUT_MS = 2000;
 
 /** Write the ERT state into a command BO's header (`amdxdna_cmd_set_state`). */
 export function setCmdState(cmd: GemObject, state: ErtCmdStateValue): void {
@@ -106,6 +116,8 @@ export interface AmdxdnaHwctxStats {
   errors: number;
   /** Firmware context re-creations by the timeout handler. */
   resets: number;
+  /** `config-cu` messages the firmware accepted (CONFIG_HWCTX, and again after each re-creation). */
+  cuConfigs: number;
 }
 
 /** Options of {@link AmdxdnaHwctx.create} (from CREATE_HWCTX). */
@@ -140,10 +152,10 @@ export class AmdxdnaHwctx {
   readonly syncobj: Syncobj;
   /** Fence context of the hardware fences. */
   readonly fenceContext: bigint;
-  readonly stats: AmdxdnaHwctxStats = { submitted: 0, completed: 0, errors: 0, resets: 0 };
+  readonly stats: AmdxdnaHwctxStats = { submitted: 0, completed: 0, errors: 0, resets: 0, cuConfigs: 0 };
   /** The firmware context, null while recovering or once dead/destroyed. */
   fw: AieHwContext | null = null;
-  status: AmdxdnaHwctxStatus = 'ready';
+  status: AmdxdnaHwctxStatus = 'init';
   /** The next sequence number (`priv->seq`); the first command is 1 (point 0 is a binary syncobj's). */
   nextSeq = 1n;
   /** The handle of the syncobj in the creating file (owned by userspace). */
@@ -151,6 +163,8 @@ export class AmdxdnaHwctx {
   #heap: GemObject | null;
   readonly #rx: Array<{ readonly job: AmdxdnaJob; readonly resp: MailboxResponse }> = [];
   readonly #rxWork: Work;
+  /** The configured CUs (`hwctx->cus`), null until CONFIG_HWCTX. */
+  #cus: readonly AmdxdnaCuConfig[] | null = null;
   /** Jobs whose message the firmware has (sent, not yet completed). */
   readonly #inflight = new Set<AmdxdnaJob>();
 
@@ -372,6 +386,55 @@ export class AmdxdnaHwctx {
     job.put();
   }
 
+  // --- CU configuration ------------------------------------------------------------------
+
+  /** The configured CUs, or null. */
+  get cus(): readonly AmdxdnaCuConfig[] | null {
+    return this.#cus;
+  }
+
+  /**
+   * `aie2_hwctx_cu_config` (under the device lock, which the caller holds): only in
+   * `init` (EINVAL: no re-configuration); send `config-cu` and wait for the answer
+   * (EIO when the firmware fails it, ETIME without an answer in 2 s); then `ready`.
+   * Takes over the references of `cus` on success only.
+   */
+  async _configCu(cus: readonly AmdxdnaCuConfig[]): Promise<void> {
+    if (this.status !== 'init') throw new DepError('EINVAL', `${this.name}: CUs can be configured once, in the init state (it is ${this.status})`);
+    if (cus.length === 0) throw new DepError('EINVAL', `${this.name}: number of CUs is zero`);
+    const r = await this.#sendConfigCu(cus.length);
+    if (r !== 0) throw DepError.fromErrno(r, `${this.name}: the firmware did not take the CU configuration`);
+    this.#cus = cus;
+    if ((this.status as AmdxdnaHwctxStatus) === 'init') this.status = 'ready';
+  }
+
+  /** One `config-cu` message, waited for: 0 or a negative errno. */
+  async #sendConfigCu(n: number): Promise<number> {
+    const fw = this.fw;
+    if (fw === null) return -ERRNO.ENODEV;
+    let sendErr = 0;
+    const r = await this.runtime.sleepOn<MailboxResponse>(
+      `${this.name}: config-cu`,
+      (w) => {
+        try {
+          fw.mailbox.send({ opcode: 'config-cu', cus: Math.min(n, 64) }, (resp) => {
+            w.wake(resp);
+          });
+        } catch (e) {
+          if (!isDepError(e)) throw e;
+          sendErr = e.errno;
+          w.wake({ id: 0, opcode: 'config-cu', status: 'error', errno: e.errno, failedIndex: 0, data: null });
+        }
+      },
+      { timeout: CONFIG_CU_TIMEOUT_MS },
+    );
+    if (sendErr !== 0) return sendErr;
+    if (typeof r === 'symbol') return -ERRNO.ETIME;
+    if (r.status !== 'ok') return -ERRNO.EIO;
+    this.stats.cuConfigs++;
+    return 0;
+  }
+
   // --- recovery and teardown -------------------------------------------------------------
 
   /**
@@ -402,12 +465,14 @@ export class AmdxdnaHwctx {
       if (old !== null) await destroyFw(old);
       try {
         this.fw = await dev.npu.fw.createContext({ columns: this.numCol, name: this.name });
-        this.status = 'ready';
+        // aie2_hwctx_restart: remap the heap (nothing to do here), reconfigure the CUs.
+        const r = this.#cus === null ? 0 : await this.#sendConfigCu(this.#cus.length);
+        this.status = r !== 0 ? 'dead' : this.#cus === null ? 'init' : 'ready';
       } catch (e) {
         if (!isDepError(e)) throw e;
         this.status = 'dead';
       }
-      if (this.status === 'ready' && dev.npu.lost) this.status = 'dead';
+      if (dev.npu.lost) this.status = 'dead';
       this.queue.start();
     } finally {
       dev.devLock.unlock();
@@ -440,6 +505,9 @@ export class AmdxdnaHwctx {
     await dev.rxWq.flush();
     this.syncobj.put();
     this.#putHeap();
+    const cus = this.#cus;
+    this.#cus = null;
+    if (cus !== null) for (const c of cus) c.cuBo.put();
     dev._contextGone(this);
   }
 

@@ -5,7 +5,7 @@ import { isDepError } from '@dep/kernel';
 import type { AmdxdnaDevice } from './device.js';
 import type { AmdxdnaFile } from './file.js';
 import { getCmdState } from './hwctx.js';
-import { AmdxdnaBoType, AmdxdnaGetParam, CREATE_BO, CREATE_HWCTX, ErtCmdState, ErtOpcode, EXEC_CMD, WAIT_CMD } from './uapi.js';
+import { AmdxdnaBoType, AmdxdnaConfigHwctxParam, AmdxdnaGetParam, CREATE_BO, CREATE_HWCTX, ErtCmdState, ErtOpcode, EXEC_CMD, WAIT_CMD } from './uapi.js';
 import { client, cmdBo, errnoOf, setup, shutdownReports } from './__fixtures__/setup.js';
 
 /** Everything a failed ioctl must leave alone: the core snapshot plus each context's counters. */
@@ -177,5 +177,47 @@ describe('errors are DepErrors', () => {
       }
       await dev.fini();
     });
+  });
+});
+
+describe('CONFIG_HWCTX', () => {
+  it('INIT until the CUs are configured (EXEC_CMD EINVAL before); once only; bad types, BOs and firmware errors', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const { f: other } = await client(dev);
+      for (let i = 0; i < 5; i++) await other.createBo({ size: 4096n, type: AmdxdnaBoType.SHMEM });
+      const { handle: otherDev } = await other.createBo({ size: 4096n, type: AmdxdnaBoType.DEV });
+      const f = dev.open();
+      await f.createBo({ size: 65536n, type: AmdxdnaBoType.DEV_HEAP });
+      const { handle: ctx } = await f.createHwctx({ numTiles: 4 });
+      const hw = f.hwctxs.lookup(ctx)!;
+      expect(hw.status).toBe('init');
+      const cmd = await cmdBo(f, 1);
+      await expectErrno(dev, () => f.execCmd({ hwctx: ctx, cmdHandles: cmd, cmdCount: 1 }), 'EINVAL', 'exec before the CUs are configured');
+      const { handle: cu } = await f.createBo({ size: 4096n, type: AmdxdnaBoType.DEV });
+      const { handle: shmem } = await f.createBo({ size: 4096n, type: AmdxdnaBoType.SHMEM });
+      const cfg = (cuBo: number): { cuBo: number; cuFunc: number; pad: number } => ({ cuBo, cuFunc: 0, pad: 0 });
+      await expectErrno(dev, () => f.configHwctx({ handle: ctx, paramType: 7, cuConfigs: [cfg(cu)] }), 'EINVAL', 'unknown param type');
+      await expectErrno(dev, () => f.configHwctx({ handle: ctx, paramType: AmdxdnaConfigHwctxParam.ASSIGN_DBG_BUF }), 'EOPNOTSUPP', 'debug buffer');
+      await expectErrno(dev, () => f.configHwctx({ handle: ctx + 1, cuConfigs: [cfg(cu)] }), 'EINVAL', 'no such hwctx');
+      await expectErrno(dev, () => f.configHwctx({ handle: ctx }), 'EINVAL', 'zero CUs');
+      await expectErrno(dev, () => f.configHwctx({ handle: ctx, cuConfigs: [cfg(shmem)] }), 'EINVAL', 'a SHMEM BO as CU');
+      expect(f.gem.has(otherDev)).toBe(false);
+      await expectErrno(dev, () => f.configHwctx({ handle: ctx, cuConfigs: [cfg(cu), cfg(otherDev)] }), 'EINVAL', "another client's CU BO");
+      await expectErrno(dev, () => f.configHwctx({ handle: ctx, numCus: 2, cuConfigs: [cfg(cu)] }), 'EFAULT', 'num_cus past the array');
+      dev.npu.faults.firmwareError({ site: 'aie:config-cu', nth: 1 });
+      expect(await errnoOf(f.configHwctx({ handle: ctx, cuConfigs: [cfg(cu)] }))).toBe('EIO');
+      expect(hw.status).toBe('init');
+      expect(f.gem.lookup(cu)!.refcount).toBe(1);
+      await f.configHwctx({ handle: ctx, cuConfigs: [cfg(cu)] });
+      expect(hw.status).toBe('ready');
+      expect(hw.stats.cuConfigs).toBe(1);
+      await expectErrno(dev, () => f.configHwctx({ handle: ctx, cuConfigs: [cfg(cu)] }), 'EINVAL', 'configured twice');
+      const { seq } = await f.execCmd({ hwctx: ctx, cmdHandles: cmd, cmdCount: 1 });
+      await f.waitCmd({ hwctx: ctx, seq });
+      expect(getCmdState(f.gem.lookup(cmd)!)).toBe(ErtCmdState.COMPLETED);
+      await dev.fini();
+    });
+    expect(shutdownReports(rt)).toEqual([]);
   });
 });

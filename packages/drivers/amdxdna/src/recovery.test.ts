@@ -45,7 +45,7 @@ describe('timeout', () => {
       expect(s4).toBe(4n);
       await a.f.waitCmd({ hwctx: a.ctx, seq: s4 });
       expect(getCmdState(a.f.gem.lookup(cmdsA[3]!)!)).toBe(ErtCmdState.COMPLETED);
-      expect(hwA.stats).toMatchObject({ submitted: 4, completed: 4, errors: 3, resets: 1 });
+      expect(hwA.stats).toMatchObject({ submitted: 4, completed: 4, errors: 3, resets: 1, cuConfigs: 2 });
       // B never noticed.
       expect(hwB.stats).toMatchObject({ submitted: 1, completed: 1, errors: 0, resets: 0 });
       const { seq: sb2 } = await b.f.execCmd({ hwctx: b.ctx, cmdHandles: cmdB, cmdCount: 1 });

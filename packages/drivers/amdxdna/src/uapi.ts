@@ -3,7 +3,7 @@
  * validator, with the constants of the command BO format (`struct amdxdna_cmd`, the ERT
  * command states) and the driver's limits (drivers/accel/amdxdna/aie2_ctx.c).
  */
-import { GEM_MAX_SIZE, array, countOf, defineIoctl, handle, oneOf, pad, u32, u64 } from '@dep/drm';
+import { GEM_MAX_SIZE, array, countOf, defineIoctl, handle, oneOf, pad, struct, u32, u64, u8 } from '@dep/drm';
 
 /** `HWCTX_MAX_CMDS`: commands one hardware context has outstanding at most (credit limit and semaphore size). */
 export const HWCTX_MAX_CMDS = 4;
@@ -105,6 +105,30 @@ export const DESTROY_HWCTX = defineIoctl('DRM_IOCTL_AMDXDNA_DESTROY_HWCTX', {
   pad: pad(),
 });
 
+/** `enum amdxdna_drm_config_hwctx_param`. */
+export const AmdxdnaConfigHwctxParam = {
+  CONFIG_CU: 0,
+  ASSIGN_DBG_BUF: 1,
+  REMOVE_DBG_BUF: 2,
+} as const;
+
+/** CUs one context may configure at most (the model's bound on `num_cus`; the firmware takes 1…64). */
+export const MAX_NUM_CUS = 32;
+
+/**
+ * `DRM_IOCTL_AMDXDNA_CONFIG_HWCTX` (`struct amdxdna_drm_config_hwctx`) with the
+ * `CONFIG_CU` parameter buffer (`struct amdxdna_hwctx_param_config_cu`) inlined: `numCus`
+ * and `cuConfigs` (`{ cuBo, cuFunc }`, `cu_bo` a DEV BO). Unknown `paramType` is EINVAL,
+ * the debug-buffer types EOPNOTSUPP, a handle naming no context EINVAL.
+ */
+export const CONFIG_HWCTX = defineIoctl('DRM_IOCTL_AMDXDNA_CONFIG_HWCTX', {
+  handle: handle('hwctx', { missing: 'EINVAL' }),
+  paramType: u32(),
+  numCus: countOf('cuConfigs', { max: MAX_NUM_CUS }),
+  cuConfigs: array(struct({ cuBo: handle('gem', { missing: 'EINVAL' }), cuFunc: u8(), pad: pad() }), { count: 'numCus' }),
+  pad: pad(),
+});
+
 /** `DRM_IOCTL_AMDXDNA_CREATE_BO` (`struct amdxdna_drm_create_bo`): `flags` and `vaddr` MBZ. */
 export const CREATE_BO = defineIoctl('DRM_IOCTL_AMDXDNA_CREATE_BO', {
   flags: u64({ max: 0n }),
@@ -159,6 +183,7 @@ export const GET_INFO = defineIoctl('DRM_IOCTL_AMDXDNA_GET_INFO', {
 export const AMDXDNA_IOCTLS = {
   CREATE_HWCTX,
   DESTROY_HWCTX,
+  CONFIG_HWCTX,
   CREATE_BO,
   GET_BO_INFO,
   EXEC_CMD,

@@ -16,6 +16,8 @@ export async function client(dev: AmdxdnaDevice, cols = 1): Promise<{ f: Amdxdna
   const f = dev.open();
   await f.createBo({ size: 65536n, type: AmdxdnaBoType.DEV_HEAP });
   const { handle, syncobjHandle } = await f.createHwctx({ numTiles: 4 * cols });
+  const { handle: cu } = await f.createBo({ size: 4096n, type: AmdxdnaBoType.DEV });
+  await f.configHwctx({ handle, cuConfigs: [{ cuBo: cu, cuFunc: 0, pad: 0 }] });
   return { f, ctx: handle, syncobj: syncobjHandle };
 }
 
