@@ -308,12 +308,13 @@ export class PanthorFile extends DrmFile {
    * CAP_SYS_NICE.
    */
   async groupCreate(args: IoctlArgs<typeof PANTHOR_GROUP_CREATE>): Promise<{ readonly groupHandle: number }> {
-    return this.ioctl(PANTHOR_GROUP_CREATE, args, (a) => {
+    return this.ioctl(PANTHOR_GROUP_CREATE, args, async (a) => {
       const who = PANTHOR_GROUP_CREATE.name;
       if (a.priority > PanthorGroupPriority.MEDIUM && !this.dev.capSysNice) throw new DepError('EACCES', `${who}: priority ${a.priority} needs CAP_SYS_NICE`);
       const max = this.dev.gpu.fw.timings.maxQueuesPerGroup;
       if (a.queues.length > max) throw new DepError('EINVAL', `${who}: ${a.queues.length} queues; the firmware takes at most ${max} per group`);
       const vm = this.#vm(a.vmId, who);
+      if (this.dev.gpu.lost) throw new DepError('ENODEV', `${who}: the device is gone`);
       const syncBuffer = this.dev.memory.allocNow('system', PAGE_SIZE, { name: `panthor-syncobjs` });
       let g: PanthorGroup;
       try {
@@ -324,7 +325,12 @@ export class PanthorFile extends DrmFile {
         throw e;
       }
       this.dev.groupCreated(g);
-      return { groupHandle: this.groups.alloc(g) };
+      try {
+        return { groupHandle: this.groups.alloc(g) };
+      } catch (e) {
+        await g.destroy(); // no handle (ENOMEM): it never ran; it goes like a destroyed group
+        throw e;
+      }
     });
   }
 

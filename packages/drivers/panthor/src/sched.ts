@@ -77,6 +77,7 @@ export class PanthorQueue {
   /** Group resident time when the progress timer was (re)armed. */
   #residentAtArm = 0;
   #released = false;
+  #aborted = false;
 
   constructor(group: PanthorGroup, index: number, ringBytes: number) {
     this.group = group;
@@ -254,7 +255,13 @@ export class PanthorQueue {
   #release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.group.queueReleased();
+    if (!this.#aborted) this.group.queueReleased();
+  }
+
+  /** @internal Group creation failed after this queue was made: tear it down, it never ran. */
+  abort(): void {
+    this.#aborted = true;
+    void this.dq.fini();
   }
 }
 
@@ -288,13 +295,21 @@ export class PanthorGroup {
     this.hwName = hwName;
     this.priority = priority;
     this.syncBuffer = syncBuffer;
-    this.queues = ringBytes.map((b, i) => new PanthorQueue(this, i, b));
-    this.#liveQueues = this.queues.length;
-    this.csf = dev.gpu.fw.createGroup({
-      priority,
-      name: hwName,
-      queues: this.queues.map((q) => ({ ring: q.ring, syncAddr: q.syncAddr })),
-    });
+    const queues: PanthorQueue[] = [];
+    try {
+      for (const [i, b] of ringBytes.entries()) queues.push(new PanthorQueue(this, i, b));
+      this.csf = dev.gpu.fw.createGroup({
+        priority,
+        name: hwName,
+        queues: queues.map((q) => ({ ring: q.ring, syncAddr: q.syncAddr })),
+      });
+    } catch (e) {
+      // ENOMEM (a queue's workqueue) or ENODEV: the queues made so far go, nothing else was touched.
+      for (const q of queues) q.abort();
+      throw e;
+    }
+    this.queues = queues;
+    this.#liveQueues = queues.length;
   }
 
   /** True while jobs may be written to its rings (`group_can_run`). */

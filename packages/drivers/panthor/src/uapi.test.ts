@@ -127,4 +127,31 @@ describe('every panthor ioctl rejects bad arguments without changing state', () 
     await rtEnv.rt.run(() => dev2.fini());
     expect(await teardown(rtEnv, [])).toEqual([]);
   });
+
+  it('ENOMEM at every allocation of GROUP_CREATE and VM_CREATE: the errno, nothing changed, nothing leaks', async () => {
+    const env = setup();
+    const { rt, dev } = env;
+    const { a, b } = await rt.run(() => world(dev));
+    const hits: string[] = [];
+    await rt.run(async () => {
+      for (const [name, call] of [
+        ['group', () => a.groupCreate({ vmId: 1, queues: [queue(), queue(), queue()] })],
+        ['vm', () => a.vmCreate({})],
+      ] as const) {
+        for (let nth = 1; nth <= 12; nth++) {
+          rt.faults.failAlloc({ nth, times: 1 });
+          const before = dev.snapshot();
+          const e = await errnoOf(call());
+          rt.faults.clear();
+          if (e === null) break;
+          expect(e, `${name} #${nth}`).toBe('ENOMEM');
+          expect(dev.snapshot(), `${name} #${nth}`).toEqual(before);
+          hits.push(`${name}#${nth}`);
+        }
+      }
+    });
+    expect(hits.length).toBeGreaterThanOrEqual(4);
+    await rt.runUntilIdle();
+    expect(await teardown(env, [a, b])).toEqual([]);
+  });
 });

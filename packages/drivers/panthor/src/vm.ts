@@ -25,14 +25,22 @@ export class PanthorVm extends GpuVm {
 
   constructor(dev: PanthorDevice, options: GpuVmOptions = {}) {
     super(dev, options);
-    this.bindQueue = new DepQueue<PanthorBindJob>({
-      runtime: dev.runtime,
-      name: `${this.name}:bind`,
-      ops: { runJob: (): Fence | null => null },
-      creditLimit: VM_BIND_QUEUE_CREDITS,
-      teardown: 'async',
-      inactiveFences: dev.inactiveFences,
-    });
+    try {
+      this.bindQueue = new DepQueue<PanthorBindJob>({
+        runtime: dev.runtime,
+        name: `${this.name}:bind`,
+        ops: { runJob: (): Fence | null => null },
+        creditLimit: VM_BIND_QUEUE_CREDITS,
+        teardown: 'async',
+        inactiveFences: dev.inactiveFences,
+      });
+    } catch (e) {
+      // ENOMEM making the queue: undo drm_gpuvm_init (the resv object goes with the last put).
+      this.#queueDown = true;
+      super.close();
+      this.put();
+      throw e;
+    }
   }
 
   /** VM_DESTROY / file close: unmap everything and tear the bind queue down (async). */
