@@ -9,7 +9,9 @@ import { DrmDevice } from '@dep/drm';
 import { createGucDevice, type GucConfig, type GucDevice, type GucIrq, type HwBuffer } from '@dep/hw-sim';
 import { allocPreemptWorkqueue, type PreemptOrdering } from '@dep/fence-preempt';
 import { DepError, Workqueue, type Runtime } from '@dep/kernel';
+import { XeEngineGroup, engineGroupOf } from './engine-group.js';
 import type { XeExecQueue } from './exec-queue.js';
+import type { EngineClass } from '@dep/hw-sim';
 import { XeFile } from './file.js';
 
 /** Options of {@link XeDevice}. */
@@ -50,6 +52,10 @@ export class XeDevice extends DrmDevice<XeFile> {
   readonly preemptWq: Workqueue;
   /** `xe->ordered_wq`: the VMs' rebind/resume workers (allocates: not a reclaim queue). */
   readonly rebindWq: Workqueue;
+  /** `xe-resume-lr-jobs-wq`: the engine groups' resume workers. */
+  readonly resumeWq: Workqueue;
+  /** The hw engine groups: `rcs_ccs`, `bcs`, `vcs_vecs`. */
+  readonly engineGroups: ReadonlyMap<string, XeEngineGroup>;
   readonly #seqnos: HwBuffer;
   readonly #free: number[] = [];
   readonly #byId = new Map<number, XeExecQueue>();
@@ -76,6 +82,9 @@ export class XeDevice extends DrmDevice<XeFile> {
     this.preemptOrdering = preemptOrdering;
     this.preemptWq = allocPreemptWorkqueue(runtime, 'xe-preempt-fence-wq');
     this.rebindWq = new Workqueue(runtime, 'xe-ordered-wq', { ordered: true });
+    const resumeWq = new Workqueue(runtime, 'xe-resume-lr-jobs-wq');
+    this.resumeWq = resumeWq;
+    this.engineGroups = new Map(['rcs_ccs', 'bcs', 'vcs_vecs'].map((n) => [n, new XeEngineGroup(runtime, n, (w) => resumeWq.queueWork(w))]));
     this.#seqnos = gpu.memory.allocNow('system', Math.max(4096, gucIds * 8), { name: 'xe-lrc-seqnos' });
     for (let i = gucIds - 1; i >= 0; i--) this.#free.push(i);
     this.#freeIrq = gpu.requestIrq((ev) => this.#irq(ev));
@@ -93,6 +102,11 @@ export class XeDevice extends DrmDevice<XeFile> {
   /** The exec queue holding GuC id `id`, if any. */
   queueByGucId(id: number): XeExecQueue | undefined {
     return this.#byId.get(id);
+  }
+
+  /** The hw engine group of an engine class. */
+  engineGroup(cls: EngineClass): XeEngineGroup {
+    return this.engineGroups.get(engineGroupOf(cls))!;
   }
 
   /** Device address of the seqno slot of GuC id `id`. */
@@ -150,6 +164,7 @@ export class XeDevice extends DrmDevice<XeFile> {
   async fini(): Promise<void> {
     if (this.#fini) return;
     this.#fini = true;
+    await this.resumeWq.destroy();
     await this.rebindWq.destroy();
     await this.preemptWq.destroy();
     this.#freeIrq();

@@ -123,7 +123,9 @@ export class XeExecQueue {
   #pfSeqno = 0n;
   readonly #pfContext: bigint;
   readonly #pfOps: PreemptFenceOps;
-  /** Suspends done by the preempt fence (schedule disable answered). */
+  /** The finished fence of the last exec (a reference), for the engine group's switch to LR mode. */
+  #lastFence: Fence | null = null;
+  /** Suspends done (preempt fence or engine group; schedule disable answered). */
   preempts = 0;
   /** Resumes by the rebind worker. */
   resumes = 0;
@@ -219,7 +221,52 @@ export class XeExecQueue {
   async destroy(): Promise<void> {
     this.#killed = true;
     this.#dropPreemptFence();
+    const group = this.xe.engineGroup(this.engineClass);
+    if (group.queues.has(this)) await group.del(this);
     await this.dep.fini();
+  }
+
+  /** On a fault-mode VM: a member of its engine group's LR mode. */
+  get faulting(): boolean {
+    return this.vm.faultMode;
+  }
+
+  /** The finished fence of the last exec, or null (no reference for the caller). */
+  get lastFence(): Fence | null {
+    return this.#lastFence;
+  }
+
+  /** @internal The exec ioctl's new last fence (takes a reference). */
+  _setLastFence(f: Fence): void {
+    const old = this.#lastFence;
+    this.#lastFence = f.get();
+    old?.put();
+  }
+
+  /** @internal `q->ops->suspend` for the engine group. */
+  _suspend(): void {
+    this.#suspend();
+  }
+
+  /** @internal `q->ops->suspend_wait` for the engine group: 0 or -errno. */
+  async _suspendWait(): Promise<number> {
+    return this.#suspendWait();
+  }
+
+  /** @internal `q->ops->resume` for the engine group's resume worker. */
+  _resumeFaulting(): void {
+    if (!this.#suspended || this.#killed || this.#banned || this.#released) return;
+    this.#suspended = false;
+    this.resumes++;
+    if (this.#seqno === 0n || this.#enabled) return;
+    try {
+      this.xe.gpu.fw.enableScheduling(this.gucId);
+      this.#enabled = true;
+      this.#pendingEnable = true;
+    } catch {
+      this.#banned = true;
+      this.#errorPending(ECANCELED, ECANCELED);
+    }
   }
 
   // --- long-running mode: preempt fence, suspend, resume --------------------------------------
@@ -592,6 +639,8 @@ export class XeExecQueue {
 
   #release(): void {
     this.#released = true;
+    this.#lastFence?.put();
+    this.#lastFence = null;
     this.vm._queueReleased(this);
   }
 

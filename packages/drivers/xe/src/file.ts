@@ -71,7 +71,10 @@ export class XeFile extends DrmFile {
   /** `DRM_IOCTL_XE_VM_CREATE`: a new VM — dma-fence mode, or long-running with `LR_MODE`. Returns its id. */
   async vmCreate(args: XeIoctlArgs<typeof XE_VM_CREATE> = {}): Promise<{ readonly vmId: number }> {
     return this.ioctl(XE_VM_CREATE, args, (a) => {
-      const vm = new XeVm(this.xe, { userFenceTimeoutMs: this.xe.userFenceTimeoutMs, lr: (a.flags & XeVmCreateFlags.LR_MODE) !== 0 });
+      const lr = (a.flags & XeVmCreateFlags.LR_MODE) !== 0;
+      const faultMode = (a.flags & XeVmCreateFlags.FAULT_MODE) !== 0;
+      if (faultMode && !lr) throw new DepError('EINVAL', `${XE_VM_CREATE.name}: FAULT_MODE needs LR_MODE`);
+      const vm = new XeVm(this.xe, { userFenceTimeoutMs: this.xe.userFenceTimeoutMs, lr, faultMode });
       try {
         return { vmId: this.vms.alloc(vm) };
       } catch (e) {
@@ -200,7 +203,16 @@ export class XeFile extends DrmFile {
       xe._queueAdded(q);
       vm.queues.add(q);
       vm.get();
-      if (vm.lr) {
+      if (!vm.lr || vm.faultMode) {
+        // xe_hw_engine_group_add_exec_queue (preempt-fence LR queues are not members).
+        try {
+          await xe.engineGroup(cls).add(q);
+        } catch (e) {
+          this.execQueues.remove(handle);
+          await q.destroy();
+          throw e;
+        }
+      } else {
         // xe_vm_add_compute_exec_queue: the queue's preempt fence goes into the VM's resvs.
         const pf = q._newPreemptFence();
         q._setPreemptFence(pf.get());
@@ -250,6 +262,18 @@ export class XeFile extends DrmFile {
       if (ufence !== null) ufLoc = this.#resolveVa(vm, ufence.addr, who);
       const rt = this.runtime;
       const inFences = await resolveInSyncs(this, ins);
+      // The hw engine group: a dma-fence job switches it to DMA_FENCE mode (suspending the
+      // faulting LR queues) and holds it until pushed; an LR job kicks the resume worker.
+      const group = this.xe.engineGroup(q.engineClass);
+      const mode = q.faulting ? 'lr' : 'dma-fence';
+      if (mode === 'dma-fence') {
+        try {
+          await group.getMode('dma-fence', inFences);
+        } catch (e) {
+          for (const f of inFences) f.put();
+          throw e;
+        }
+      }
       let handed = 0;
       let out: OutSyncs | null = null;
       let uf: UserFence | null = null;
@@ -272,6 +296,7 @@ export class XeFile extends DrmFile {
         exec?.fini();
         out?.abort();
         uf?.free();
+        if (mode === 'dma-fence') group.put();
         throw e;
       }
       // Point of no return.
@@ -282,9 +307,12 @@ export class XeFile extends DrmFile {
       out.install(fence);
       if (uf !== null && ufLoc !== null) uf.attach(fence, ufLoc.map, ufence!.value, { offset: ufLoc.offset });
       const seqno = fence.seqno;
+      q._setLastFence(fence);
       armed.push();
       armed.put();
       exec.fini();
+      if (mode === 'dma-fence') group.put();
+      else group.resumeFaultingLrJobs();
       return { seqno };
     });
   }

@@ -14,6 +14,7 @@ export {
   type XeExecQueueState,
 } from './exec-queue.js';
 export { XeVm, type XeVmOptions } from './vm.js';
+export { XeEngineGroup, engineGroupOf, type XeExecMode } from './engine-group.js';
 export {
   XE_CONVERT_FLAG_SIGNAL,
   XE_EXEC,

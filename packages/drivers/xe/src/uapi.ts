@@ -21,7 +21,7 @@ export type XeDeepArgs<T> = T extends readonly (infer E)[]
  */
 export type XeIoctlArgs<S> = S extends IoctlSchema<infer F> ? XeDeepArgs<Parsed<F>> : never;
 
-/** `DRM_XE_VM_CREATE_FLAG_*`. FAULT_MODE (page faults) is not modelled: EINVAL. */
+/** `DRM_XE_VM_CREATE_FLAG_*`. FAULT_MODE needs LR_MODE; page faults themselves are not modelled (every bound page is resident). */
 export const XeVmCreateFlags = {
   SCRATCH_PAGE: 1 << 0,
   LR_MODE: 1 << 1,
@@ -56,7 +56,7 @@ export const xeSync = struct({
 /** `struct drm_xe_vm_create`. */
 export const XE_VM_CREATE = defineIoctl('DRM_IOCTL_XE_VM_CREATE', {
   extensions: u64({ max: 0n }),
-  flags: flags(XeVmCreateFlags.SCRATCH_PAGE | XeVmCreateFlags.LR_MODE),
+  flags: flags(XeVmCreateFlags.SCRATCH_PAGE | XeVmCreateFlags.LR_MODE | XeVmCreateFlags.FAULT_MODE),
   pad: pad(),
 });
 

@@ -17,6 +17,8 @@ export interface XeVmOptions {
   readonly userFenceTimeoutMs?: number;
   /** Long-running (preempt-fence) mode: `DRM_XE_VM_CREATE_FLAG_LR_MODE`. */
   readonly lr?: boolean;
+  /** Fault mode (`FAULT_MODE`, with `lr`): no preempt fences; the queues take part in their engine group's LR mode. Page faults are not modelled. */
+  readonly faultMode?: boolean;
 }
 
 /** An xe VM. */
@@ -27,6 +29,8 @@ export class XeVm extends GpuVm {
   readonly tdr: UserFenceTdr;
   /** Long-running mode: queues without job timeout, each with a preempt fence in the VM's resvs. */
   readonly lr: boolean;
+  /** Fault mode: LR without preempt fences (rfc-designs D.1, hw engine groups). */
+  readonly faultMode: boolean;
   /** Rebind/resume worker runs that resumed at least one queue. */
   rebinds = 0;
   readonly xe: XeDevice;
@@ -38,7 +42,8 @@ export class XeVm extends GpuVm {
   constructor(dev: XeDevice, options: XeVmOptions = {}) {
     super(dev, options.name === undefined ? {} : { name: options.name });
     this.xe = dev;
-    this.lr = options.lr ?? false;
+    this.faultMode = options.faultMode ?? false;
+    this.lr = (options.lr ?? false) || this.faultMode;
     this.#rebindWork = new Work(() => this.#rebind(), `xe_vm_rebind(${this.name})`);
     this.tdr = new UserFenceTdr({
       runtime: dev.runtime,
