@@ -282,7 +282,8 @@ export class XeFile extends DrmFile {
       try {
         out = OutSyncs.prepare(this, outs);
         if (ufence !== null) uf = UserFence.alloc(rt);
-        exec = await vm.execLock({ numFences: 1 });
+        // drm_gpuvm_exec_lock; an LR VM's exec locks nothing (drm_exec_init only).
+        if (!vm.lr) exec = await vm.execLock({ numFences: 1 });
         job = new XeJob(q, a.units);
         for (const f of inFences) {
           handed++;
@@ -310,7 +311,7 @@ export class XeFile extends DrmFile {
       q._setLastFence(fence);
       armed.push();
       armed.put();
-      exec.fini();
+      exec?.fini();
       if (mode === 'dma-fence') group.put();
       else group.resumeFaultingLrJobs();
       return { seqno };
@@ -429,18 +430,17 @@ export class XeFile extends DrmFile {
       switch (s.type) {
         case XeSyncType.SYNCOBJ:
           if (lr && signal) throw new DepError('EOPNOTSUPP', `${who} syncs[${i}]: a long-running VM's job fences are never exported; signal a user fence instead`);
-          if (s.addr !== 0n || s.timelineValue !== 0n) throw new DepError('EINVAL', `${who} syncs[${i}]: a binary syncobj takes no addr or timeline_value`);
+          if (s.addr >> 32n !== 0n) throw new DepError('EINVAL', `${who} syncs[${i}]: addr has upper bits set (xe_sync_entry_parse checks upper_32_bits)`);
           (signal ? outs : ins).push({ handle: s.handle });
           break;
         case XeSyncType.TIMELINE_SYNCOBJ:
           if (lr && signal) throw new DepError('EOPNOTSUPP', `${who} syncs[${i}]: a long-running VM's job fences are never exported; signal a user fence instead`);
-          if (s.addr !== 0n) throw new DepError('EINVAL', `${who} syncs[${i}]: a timeline syncobj takes no addr`);
+          if (s.addr >> 32n !== 0n) throw new DepError('EINVAL', `${who} syncs[${i}]: addr has upper bits set (xe_sync_entry_parse checks upper_32_bits)`);
           if (s.timelineValue === 0n) throw new DepError('EINVAL', `${who} syncs[${i}]: a timeline syncobj needs timeline_value ≠ 0`);
           (signal ? outs : ins).push({ handle: s.handle, point: s.timelineValue });
           break;
         default:
           if (!signal) throw new DepError('EOPNOTSUPP', `${who} syncs[${i}]: a user fence can only be signalled (set DRM_XE_SYNC_FLAG_SIGNAL)`);
-          if (s.handle !== 0) throw new DepError('EINVAL', `${who} syncs[${i}]: a user fence takes no handle`);
           if ((s.addr & 7n) !== 0n) throw new DepError('EINVAL', `${who} syncs[${i}]: user-fence address 0x${s.addr.toString(16)} is not 8-byte aligned`);
           ufence = { addr: s.addr, value: s.timelineValue };
       }

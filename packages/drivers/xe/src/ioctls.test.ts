@@ -43,6 +43,7 @@ describe('bad arguments', () => {
         ['exec: out-sync naming nothing', () => exec({ syncs: [out(99)] }), 'ENOENT'],
         ['exec: out-sync handle b has and a does not', () => exec({ syncs: [out(bSync + 2)] }), 'ENOENT'],
         ['exec: in-sync without a fence', () => exec({ syncs: [{ type: XeSyncType.SYNCOBJ, handle: empty }] }), 'EINVAL'],
+        ['exec: syncobj addr with upper bits', () => exec({ syncs: [{ ...out(sync), addr: 1n << 40n }] }), 'EINVAL'],
         ['exec: timeline point 0', () => exec({ syncs: [{ type: XeSyncType.TIMELINE_SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL, handle: sync }] }), 'EINVAL'],
         ['exec: count beyond the array', () => exec({ numSyncs: 2, syncs: [out(sync)] }), 'EFAULT'],
         ['exec: user fence without SIGNAL', () => exec({ syncs: [{ type: XeSyncType.USER_FENCE, addr: BO_VA }] }), 'EOPNOTSUPP'],
