@@ -221,3 +221,29 @@ describe('CONFIG_HWCTX', () => {
     expect(shutdownReports(rt)).toEqual([]);
   });
 });
+
+describe('mailbox full', () => {
+  it('with a ring smaller than the credit limit needs, ENOSPC from the mailbox becomes the job error; the context goes on', async () => {
+    const { rt, dev } = setup({ npu: { columns: 4, x2iRingWords: 16 } });
+    await rt.run(async () => {
+      const { f, ctx } = await client(dev);
+      const hw = f.hwctxs.lookup(ctx)!;
+      for (let i = 0; i < 4; i++) await f.execCmd({ hwctx: ctx, cmdHandles: await cmdBo(f, 1), cmdCount: 1 });
+      const outs = [1n, 2n, 3n, 4n].map((s) => hw.outFence(s)!);
+      for (const o of outs) await o.wait();
+      const st = outs.map((o) => o.getStatus());
+      expect(st).toContain(-28);
+      expect(st[0]).toBe(1);
+      for (const o of outs) o.put();
+      await rt.sleep(1); // the failed jobs return their job_sem counts when freed (aie2_sched_job_free)
+      expect(hw.sem.count).toBe(4);
+      const { seq } = await f.execCmd({ hwctx: ctx, cmdHandles: await cmdBo(f, 1), cmdCount: 1 });
+      const out = hw.outFence(seq)!;
+      await out.wait();
+      expect(out.getStatus()).toBe(1);
+      out.put();
+      await dev.fini();
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+});
