@@ -40,6 +40,12 @@ export interface PanthorDeviceOptions {
   readonly inactiveFences?: boolean;
   /** Clients may ask for HIGH and REALTIME groups (CAP_SYS_NICE or DRM master). Default true. */
   readonly capSysNice?: boolean;
+  /**
+   * rfc-designs E.3: the group queues' `bypass` option — `runJob` (ring write + doorbell)
+   * runs inline in the submit ioctl, under the VM and BO resv locks, when the queue is idle
+   * and the job has no pending dependency. Default false (panthor uses the submit worker).
+   */
+  readonly bypass?: boolean;
 }
 
 /** Counters of a {@link PanthorDevice}. */
@@ -66,6 +72,7 @@ export class PanthorDevice extends DrmDevice<PanthorFile> {
   readonly progressTimeoutMs: number;
   readonly inactiveFences: boolean;
   readonly capSysNice: boolean;
+  readonly bypass: boolean;
   readonly stats: PanthorStats = { syncUpdates: 0, progressTimeouts: 0, groupFaults: 0 };
   readonly #groups = new Map<number, PanthorGroup>();
   readonly #pendingSync = new Set<number>();
@@ -86,6 +93,7 @@ export class PanthorDevice extends DrmDevice<PanthorFile> {
     this.progressTimeoutMs = t;
     this.inactiveFences = options.inactiveFences ?? false;
     this.capSysNice = options.capSysNice ?? true;
+    this.bypass = options.bypass ?? false;
     this.schedWq = new Workqueue(rt, 'panthor-sched', { memReclaim: true, ordered: true });
     this.#eventWork = new Work(() => this.#events(), 'panthor-sched-events');
     this.#unhook = gpu.requestIrq((ev) => this.#irq(ev));

@@ -5,9 +5,9 @@ import type { PanthorFile } from './device.js';
 import { PanthorGroupState } from './uapi.js';
 
 describe('under load', () => {
-  it('concurrent clients (two submitters each) submitting batches on 12 chaos seeds: every fence signals, each queue completes in submission order', async () => {
+  for (const variant of ['default', 'inactiveFences', 'bypass'] as const) it(`concurrent clients (two submitters each) submitting batches on 12 chaos seeds (${variant}): every fence signals, each queue completes in submission order`, async () => {
     for (let seed = 1; seed <= 12; seed++) {
-      const env = setup({ seed, chaos: true, csf: { slots: 2, tickMs: 5 } });
+      const env = setup({ seed, chaos: true, csf: { slots: 2, tickMs: 5 }, ...(variant === 'default' ? {} : { [variant]: true }) });
       const { rt, dev } = env;
       const files: PanthorFile[] = [];
       const perQueue = new Map<string, Fence[]>();
@@ -50,6 +50,8 @@ describe('under load', () => {
         for (const t of tasks) await t.join();
       });
       await rt.runUntilIdle();
+      const bypassed = dev.groups.flatMap((g) => g.queues).reduce((n, q) => n + q.dq.stats.bypassed, 0);
+      expect(bypassed > 0, `seed ${seed}: runJob ran inline in the ioctl`).toBe(variant === 'bypass');
       for (const [key, fences] of perQueue) {
         expect(fences.map((f) => f.getStatus()), `seed ${seed} ${key}`).toEqual(fences.map(() => 1));
         // Whoever submitted them: in seqno (= push) order they completed in order.

@@ -104,6 +104,7 @@ export class PanthorQueue {
       timeout: Infinity,
       teardown: 'async',
       inactiveFences: dev.inactiveFences,
+      bypass: dev.bypass,
     });
     this.timeoutWork = new DelayedWork(() => this.#progressTimeout(), `panthor-queue-timeout:${group.hwName}.q${index}`);
   }

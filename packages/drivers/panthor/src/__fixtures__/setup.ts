@@ -12,7 +12,7 @@ export interface Env {
   readonly sink: MemoryTraceSink;
 }
 
-export function setup(options: { seed?: number; chaos?: boolean; checks?: 'strict' | 'warn'; csf?: CsfConfig; inactiveFences?: boolean; progressTimeoutMs?: number } = {}): Env {
+export function setup(options: { seed?: number; chaos?: boolean; checks?: 'strict' | 'warn'; csf?: CsfConfig; inactiveFences?: boolean; bypass?: boolean; progressTimeoutMs?: number } = {}): Env {
   const rt = new Runtime({ seed: options.seed ?? 1, ...(options.chaos === undefined ? {} : { chaos: options.chaos }), ...(options.checks === undefined ? {} : { checks: options.checks }) });
   const sink = new MemoryTraceSink();
   rt.trace.attach(sink);
@@ -20,6 +20,7 @@ export function setup(options: { seed?: number; chaos?: boolean; checks?: 'stric
     runtime: rt,
     csf: { cost: { compute: { fixedMs: 0, perUnitMs: 1 } }, ...options.csf },
     ...(options.inactiveFences === undefined ? {} : { inactiveFences: options.inactiveFences }),
+    ...(options.bypass === undefined ? {} : { bypass: options.bypass }),
     ...(options.progressTimeoutMs === undefined ? {} : { progressTimeoutMs: options.progressTimeoutMs }),
   });
   return { rt, dev, sink };
