@@ -1,6 +1,6 @@
 // The push-style preemption manager (rfc-designs B.3/B.4, D.4): mutex + last exported
 // completion fence + update function, and the "signalled already ⇒ flush resume, retry" dance.
-import { DepError, Runtime, Timer, Workqueue } from '@dep/kernel';
+import { DepError, MemoryTraceSink, Runtime, Timer, Workqueue } from '@dep/kernel';
 import { DmaFence, contextAlloc, fenceWaitsOf, type DmaFenceOps, type Fence } from '@dep/dma-fence';
 import { describe, expect, it } from 'vitest';
 import { PreemptionManager, allocPreemptWorkqueue, isPreempt, type PreemptionManagerOps } from './index.js';
@@ -184,5 +184,24 @@ describe('PreemptionManager: bad input', () => {
       await wq.destroy();
       await plain.destroy();
     });
+  });
+});
+
+describe('PreemptionManager with tracing on', () => {
+  it('names its eviction fences at init, before the manager field is set (dma_fence:init traced)', async () => {
+    const rt = new Runtime({ checks: 'strict' });
+    const sink = new MemoryTraceSink();
+    rt.trace.attach(sink);
+    const wq = allocPreemptWorkqueue(rt, 'evf-suspend');
+    const mgr = new PreemptionManager(
+      { preempt: () => undefined, preemptWait: () => undefined, revalidate: () => undefined, resume: () => undefined },
+      { runtime: rt, wq },
+    );
+    const inits = sink.records.filter((r) => r.name === 'dma_fence:init');
+    expect(inits.length).toBeGreaterThan(0);
+    expect(Object.values(inits.at(-1)!.args)).toContain('evf_mgr');
+    await mgr.fini();
+    await wq.destroy();
+    await rt.runUntilIdle();
   });
 });

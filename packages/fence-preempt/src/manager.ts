@@ -52,9 +52,12 @@ export interface PreemptionManagerOptions {
   readonly lastFenceTimeout?: number;
 }
 
+// The base constructor may already ask for the names (the `dma_fence:init` tracepoint)
+// before `manager` is assigned: fall back to the manager's fixed driver name.
+const managerOf = (f: EvictionFence): PreemptionManager | undefined => f.manager;
 const managerOps = {
-  getDriverName: (f: EvictionFence) => f.manager.driverName,
-  getTimelineName: (f: EvictionFence) => f.manager.name,
+  getDriverName: (f: EvictionFence) => managerOf(f)?.driverName ?? 'evf_mgr',
+  getTimelineName: (f: EvictionFence) => managerOf(f)?.name ?? 'evf_mgr',
   preempt: () => 0,
   preemptWait: () => 0,
 };

@@ -15,13 +15,8 @@ import { judge, makeResult } from '../result.js';
 import '../trace-events.js';
 import type { QueueStats, RunTrace, Scenario, ScenarioOptions, ScenarioParam, ScenarioResult, Verdict } from './index.js';
 
-/**
- * The designs the demo runs. Not yet `manager`: with a trace sink attached, constructing
- * the manager's EvictionFence throws (its getDriverName reads a field before the subclass
- * initialised it: dma_fence:init is traced from the base constructor) — a bug for
- * @dep/fence-preempt; the package's own tests run without tracing.
- */
-export const DESIGNS: readonly ScenarioDesign[] = ['none', 'slot', 'gate'];
+/** The designs the demo runs: both RFC orderings, no ordering, and Christian's push-style manager. */
+export const DESIGNS: readonly ScenarioDesign[] = ['none', 'slot', 'gate', 'manager'];
 const USER_QUEUE_LANE = 'engine:vm0-q0 (user queue)';
 const NARRATIVE_LANE = 'scenario';
 
