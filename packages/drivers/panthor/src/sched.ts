@@ -240,9 +240,15 @@ export class PanthorQueue {
     if (i < 0) return;
     this.inflight.splice(i, 1);
     const f = job.done!;
-    if (!f.isSignaled()) {
-      f.setError(ECANCELED);
-      f.signal();
+    const rt = this.group.dev.runtime;
+    const cookie = beginSignalling(rt);
+    try {
+      if (!f.isSignaled()) {
+        f.setError(ECANCELED);
+        f.signal();
+      }
+    } finally {
+      endSignalling(cookie, rt);
     }
     this.#dropDone(job as PanthorJob);
   }
