@@ -355,6 +355,7 @@ async function submit(hwctx: AmdxdnaHwctx, cmd: GemObject, bos: GemObject[], opt
       armed.push();
       hwctx.syncobj.addPoint(out, seq, chain);
       chain = null;
+      hwctx._traceJob(job, 'submitted');
       return { seq };
     } finally {
       hwctx.ioLock.unlock();

@@ -13,6 +13,8 @@ import { DepError, ERRNO, Mutex, Work, isDepError, type Runtime } from '@dep/ker
 import { DepJob, DepQueue, type DepQueueOps, type DepTimeoutStatus, type PushedDepJob } from '@dep/queue';
 import type { AmdxdnaDevice } from './device.js';
 import { Semaphore } from './semaphore.js';
+import './trace-events.js';
+import type { AmdxdnaHwctxTraceOp, AmdxdnaJobTraceWhat } from './trace-events.js';
 import { CmdLayout, ErtCmdState, ErtOpcode, HWCTX_MAX_CMDS, type ErtCmdStateValue } from './uapi.js';
 
 /** The hardware fence of one command (aie2's job fence): signalled by the receive worker. */
@@ -232,6 +234,7 @@ export class AmdxdnaHwctx {
       throw e;
     }
     dev._contextMade(ctx);
+    ctx.#traceCtx('create');
     if (dev.npu.lost) ctx._deviceLost();
     return ctx;
   }
@@ -296,6 +299,7 @@ export class AmdxdnaHwctx {
     fence.timeline = this.name;
     fence.init(hwFenceOps, this.fenceContext, job.seq, { runtime: this.runtime });
     job.get(); // the response handler's reference (kref_get in run_job)
+    this._traceJob(j, 'sent to device');
     return fence.get(); // the queue's reference; the driver keeps the one init gave
   }
 
@@ -308,6 +312,7 @@ export class AmdxdnaHwctx {
    */
   async #timedoutJob(job: PushedDepJob<AmdxdnaJob>): Promise<DepTimeoutStatus> {
     (job as unknown as AmdxdnaJob).timedOut = true;
+    this._traceJob(job as unknown as AmdxdnaJob, 'job timedout');
     await this.#recover();
     return 'reset';
   }
@@ -324,6 +329,7 @@ export class AmdxdnaHwctx {
   /** `aie2_sched_job_free`: return the semaphore count if the job never completed, drop the BO references. */
   #freeJob(job: PushedDepJob<AmdxdnaJob> | AmdxdnaJob): void {
     const j = job as AmdxdnaJob;
+    this._traceJob(j, 'job free');
     if (j.semHeld) {
       j.semHeld = false;
       this.sem.up();
@@ -377,6 +383,7 @@ export class AmdxdnaHwctx {
     this.stats.completed++;
     job.msgId = -1;
     fence.signal();
+    this._traceJob(job, 'signaled fence', fence.getStatus());
     if (job.semHeld) {
       job.semHeld = false;
       this.sem.up();
@@ -432,6 +439,7 @@ export class AmdxdnaHwctx {
     if (typeof r === 'symbol') return -ERRNO.ETIME;
     if (r.status !== 'ok') return -ERRNO.EIO;
     this.stats.cuConfigs++;
+    this.#traceCtx('config-cu');
     return 0;
   }
 
@@ -445,6 +453,7 @@ export class AmdxdnaHwctx {
    */
   _deviceLost(): void {
     if (this.status !== 'destroyed') this.status = 'dead';
+    this.#traceCtx('dead');
     this.fw = null;
     for (const job of this.#inflight) {
       this.#rx.push({ job, resp: { id: job.msgId, opcode: 'execbuf', status: 'aborted', errno: -ERRNO.ENODEV, failedIndex: -1, data: null } });
@@ -459,6 +468,7 @@ export class AmdxdnaHwctx {
       if (this.status === 'destroyed') return; // the destroy path aborts everything itself
       this.stats.resets++;
       this.status = 'recovering';
+      this.#traceCtx('stop');
       await this.queue.stop();
       const old = this.fw;
       this.fw = null;
@@ -473,6 +483,7 @@ export class AmdxdnaHwctx {
         this.status = 'dead';
       }
       if (dev.npu.lost) this.status = 'dead';
+      this.#traceCtx(this.status === 'dead' ? 'dead' : 'restart');
       this.queue.start();
     } finally {
       dev.devLock.unlock();
@@ -491,6 +502,7 @@ export class AmdxdnaHwctx {
     await this.ioLock.lock();
     this.status = 'destroyed';
     this.ioLock.unlock();
+    this.#traceCtx('destroy');
     const dev = this.dev;
     await dev.devLock.lock();
     try {
@@ -515,6 +527,19 @@ export class AmdxdnaHwctx {
     const h = this.#heap;
     this.#heap = null;
     h?.put();
+  }
+
+  /** @internal `trace_xdna_job`. */
+  _traceJob(job: AmdxdnaJob, what: AmdxdnaJobTraceWhat, status?: number): void {
+    const rt = this.runtime;
+    if (rt.trace.enabled) rt.trace.emit('amdxdna:job', { hwctx: this.name, seq: job.seq, what, status }, { lane: `amdxdna:${this.name}` });
+  }
+
+  #traceCtx(op: AmdxdnaHwctxTraceOp): void {
+    const rt = this.runtime;
+    if (!rt.trace.enabled) return;
+    const c = this.fw?.columns;
+    rt.trace.emit('amdxdna:hwctx', { hwctx: this.name, op, columns: c === undefined ? undefined : `${c.start}+${c.count}` }, { lane: `amdxdna:${this.name}` });
   }
 
   toString(): string {

@@ -1,5 +1,9 @@
 // Public API of @dep/driver-amdxdna: explicit named re-exports only. Anything not exported here
 // does not exist for other packages.
+
+// The amdxdna:* tracepoints (declaration merging into @dep/kernel's TraceEventMap).
+import './trace-events.js';
+export type { AmdxdnaHwctxTraceOp, AmdxdnaJobTraceWhat } from './trace-events.js';
 export { AmdxdnaDevice, createAmdxdnaDevice, type AmdxdnaDeviceOptions, type AmdxdnaDeviceStats } from './device.js';
 export { AmdxdnaFile, type AmdxdnaHwctxInfo, type AmdxdnaInfo } from './file.js';
 export {

@@ -2,6 +2,7 @@
 // every pending message; re-create it; restart the queue. And teardown with jobs pending.
 import { describe, expect, it } from 'vitest';
 import { DRM_TIMEOUT_INFINITE } from '@dep/drm';
+import { MemoryTraceSink } from '@dep/kernel';
 import { ErtCmdState, HWCTX_MAX_TIMEOUT } from './uapi.js';
 import { getCmdState } from './hwctx.js';
 import { client, cmdBo, errnoOf, setup, shutdownReports } from './__fixtures__/setup.js';
@@ -176,6 +177,33 @@ describe('device lost', () => {
       await a.f.destroyHwctx({ handle: a.ctx });
       await dev.fini();
       expect(dev.contexts).toEqual([]);
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+});
+
+describe('tracepoints', () => {
+  it('amdxdna:job and amdxdna:hwctx tell a job\'s life and the timeout recovery', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const { f, ctx } = await client(dev);
+      const hw = f.hwctxs.lookup(ctx)!;
+      const sink = new MemoryTraceSink();
+      const detach = rt.trace.attach(sink);
+      dev.npu.faults.hang({ site: hw.name, nth: 1 });
+      const { seq } = await f.execCmd({ hwctx: ctx, cmdHandles: await cmdBo(f, 1), cmdCount: 1 });
+      await f.waitCmd({ hwctx: ctx, seq });
+      await rt.sleep(1);
+      detach();
+      expect(sink.named('amdxdna:job').map((r) => [r.args.seq, r.args.what, r.args.status])).toEqual([
+        [1n, 'submitted', undefined],
+        [1n, 'sent to device', undefined],
+        [1n, 'job timedout', undefined],
+        [1n, 'signaled fence', ETIMEDOUT],
+        [1n, 'job free', undefined],
+      ]);
+      expect(sink.named('amdxdna:hwctx').map((r) => r.args.op)).toEqual(['stop', 'config-cu', 'restart']);
+      await dev.fini();
     });
     expect(shutdownReports(rt)).toEqual([]);
   });
