@@ -176,6 +176,9 @@ export class XeDevice extends DrmDevice<XeFile> {
       this.#byId.get(ev.ctxId)?._userInterrupt();
     } else if (ev.kind === 'g2h') {
       this.#byId.get(ev.msg.ctxId)?._g2h(ev.msg);
+    } else {
+      // Device lost (wedged): nothing will complete; every queue errors out with -ENODEV.
+      for (const q of this.#byId.values()) q._deviceLost();
     }
   }
 }

@@ -490,6 +490,13 @@ export class XeExecQueue {
     });
   }
 
+  /** @internal The device was lost (irq context): ban, error every hardware fence with -ENODEV, wake G2H waiters. */
+  _deviceLost(): void {
+    this.#banned = true;
+    this.#errorPending(-19, -19);
+    for (const w of this.#waiters.splice(0)) w.w.wake(-19);
+  }
+
   // --- GT reset ------------------------------------------------------------------------------
 
   /**

@@ -154,3 +154,25 @@ describe('GT reset', () => {
     expect(rt.shutdown()).toEqual([]);
   });
 });
+
+describe('device lost', () => {
+  it('every pending fence signals with -ENODEV at once (LR queues too), exec refuses, teardown completes', async () => {
+    const { rt, xe } = setup({ jobTimeoutMs: 10_000 });
+    await rt.run(async () => {
+      const a = await client(xe);
+      const b = await client(xe, XeEngineClass.COPY);
+      const fa = await execWithFence(a.f, a.execQueueId, 100);
+      const fb = await execWithFence(b.f, b.execQueueId, 100);
+      await rt.sleep(5);
+      xe.gpu.lose('surprise removal');
+      await fa.wait();
+      await fb.wait();
+      expect([fa.getStatus(), fb.getStatus()]).toEqual([-19, -19]);
+      expect(rt.now()).toBeLessThan(10);
+      expect(await errnoOf(a.f.exec({ execQueueId: a.execQueueId, numBatchBuffer: 1, address: BO_VA, units: 1 }))).toBe('ECANCELED');
+      for (const x of [fa, fb]) x.put();
+      await teardown(rt, xe, [a.f, b.f]);
+    });
+    expect(rt.shutdown()).toEqual([]);
+  });
+});
