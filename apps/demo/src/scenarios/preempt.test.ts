@@ -45,14 +45,14 @@ describe('preempt-deadlock (rfc-designs B.2)', () => {
 });
 
 describe('foreign-resv (rfc-designs B.3)', () => {
-  it('all designs side by side: none and slot deadlock, only gate survives', async () => {
+  it('all designs side by side: none and slot deadlock, only gate and the manager survive', async () => {
     const { result } = await run(foreignResvScenario, 'all');
-    expect(result.traces.map((t) => t.label)).toEqual(['none', 'slot', 'gate']);
-    expect(result.verdict).toEqual({ ok: false, outcome: 'cycle found', detail: 'none, slot: cycle found, VM killed by the TDR; gate: complete, nothing lost' });
+    expect(result.traces.map((t) => t.label)).toEqual(['none', 'slot', 'gate', 'manager']);
+    expect(result.verdict).toEqual({ ok: false, outcome: 'cycle found', detail: 'none, slot: cycle found, VM killed by the TDR; gate, manager: complete, nothing lost' });
     const row = (label: string) => result.comparison!.rows.find((r) => r.label === label)!.values;
-    expect(row('VM killed')).toEqual(['yes', 'yes', 'no']);
-    expect(row('seqnos written / lost')).toEqual(['2 / 8', '2 / 8', '10 / 0']);
-    expect(row('fences never signalled')).toEqual([0, 0, 0]);
+    expect(row('VM killed')).toEqual(['yes', 'yes', 'no', 'no']);
+    expect(row('seqnos written / lost')).toEqual(['2 / 8', '2 / 8', '10 / 0', '10 / 0']);
+    expect(row('fences never signalled')).toEqual([0, 0, 0, 0]);
   });
 
   it('same seed, same hash; chaos seeds keep the verdicts', async () => {
