@@ -155,6 +155,21 @@ export class PanthorDevice extends DrmDevice<PanthorFile> {
   }
 
   /**
+   * System suspend (`panthor_sched_suspend`): every resident group is suspended (its queues
+   * saved); a group whose suspend never finishes (a hung queue) is terminated by the
+   * firmware and reported TIMEDOUT. The progress timers stop counting meanwhile (they count
+   * resident time). Sleeps until every group is off its slot.
+   */
+  async suspend(): Promise<void> {
+    await this.gpu.fw.suspendAll();
+  }
+
+  /** System resume (`panthor_sched_resume`): suspended groups compete for slots again. */
+  resume(): void {
+    this.gpu.fw.resumeAll();
+  }
+
+  /**
    * Unplug: every file must be closed (and its groups released, e.g. after
    * `rt.runUntilIdle()`). Destroys the scheduler workqueue. Sleeps.
    */

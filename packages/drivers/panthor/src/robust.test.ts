@@ -181,3 +181,42 @@ describe('a failure between arm and push (rfc-designs E.2)', () => {
     });
   }
 });
+
+describe('system suspend', () => {
+  it('suspend saves every group (a hung one is terminated, TIMEDOUT); after 10 s suspended and a resume the others finish, none timed out', async () => {
+    const env = setup({ csf: { suspendTimeoutMs: 100 } });
+    const { rt, dev } = env;
+    const { file, vmId } = await rt.run(() => client(dev));
+    const r = await rt.run(async () => {
+      const { groupHandle: ok } = await file.groupCreate({ vmId, queues: [queue(), queue()] });
+      const { groupHandle: hung } = await file.groupCreate({ vmId, queues: [queue()] });
+      dev.gpu.faults.hang({ site: `${file.groups.lookup(hung)!.hwName}.q0` });
+      const s = [(await file.syncobjCreate()).handle, (await file.syncobjCreate()).handle, (await file.syncobjCreate()).handle];
+      await file.groupSubmit({ groupHandle: ok, queueSubmits: [qs(0, 3000, [signal(s[0]!)]), qs(1, 4000, [signal(s[1]!)])] });
+      await file.groupSubmit({ groupHandle: hung, queueSubmits: [qs(0, 10, [signal(s[2]!)])] });
+      const f = s.map((h) => fenceOf(file, h));
+      await rt.sleep(1000);
+      await dev.suspend();
+      const suspendedAt = rt.now();
+      await rt.sleep(10_000);
+      dev.resume();
+      await waitAll(file, s);
+      const out = {
+        suspendedAt,
+        status: f.map((x) => x.getStatus()),
+        t: f.map((x) => x.timestamp()),
+        ok: await file.groupGetState({ groupHandle: ok }),
+        hung: await file.groupGetState({ groupHandle: hung }),
+      };
+      for (const x of f) x.put();
+      return out;
+    });
+    expect(r.suspendedAt).toBeGreaterThanOrEqual(1100);
+    expect(r.status).toEqual([1, 1, -110]);
+    expect(r.t[1]!).toBeGreaterThan(14_000);
+    expect(r.ok.state).toBe(0);
+    expect(r.hung.state).toBe(PanthorGroupState.TIMEDOUT);
+    expect(dev.stats.progressTimeouts).toBe(0);
+    expect(await teardown(env, [file])).toEqual([]);
+  });
+});
