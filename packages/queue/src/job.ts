@@ -28,8 +28,6 @@ export const JF_DEFERRED = 16;
 
 /** Rarely used parts of a job, allocated on demand (checked mode always has one). */
 interface JobExtras {
-  /** `rt.lifetimes` registration (checked mode). */
-  token: LifetimeToken | null;
   /** The opt-in scheduled fence. */
   sched: DepFence | null;
   /** Preempt-fence dependencies: drained after every other one. */
@@ -47,7 +45,7 @@ export interface DepJobOptions {
 }
 
 function newExtras(): JobExtras {
-  return { token: null, sched: null, pre: null, edges: null, actWaiters: null };
+  return { sched: null, pre: null, edges: null, actWaiters: null };
 }
 
 function describeFenceArg(f: unknown): string {
@@ -101,6 +99,8 @@ export class DepJob {
   _next: DepJob | null;
   /** @internal Rare fields. */
   _x: JobExtras | null;
+  /** @internal `rt.lifetimes` registration; null with checks `off`. */
+  _token: LifetimeToken | null;
 
   /**
    * `drm_dep_job_init(job, queue, credits)`. Throws, with nothing changed:
@@ -137,11 +137,7 @@ export class DepJob {
     this._hw = null;
     this._next = null;
     this._x = null;
-    if (rt.checks !== 'off') {
-      const x = newExtras();
-      x.token = rt.lifetimes.track(this, 'drm_dep_job', `drm_dep_job_init(${queue.name})`);
-      this._x = x;
-    }
+    this._token = rt.checks === 'off' ? null : rt.lifetimes.track(this, 'drm_dep_job', queue._jobSite);
     if (queue.scheduledFenceEnabled) (this._x ??= newExtras()).sched = new DepFence(this);
     queue._jobInit(this);
   }
@@ -446,10 +442,9 @@ export class DepJob {
 
   /** @internal Declare "finished waits on dependency" (checked mode). */
   _edgeTo(dep: DmaFence, preempt: boolean): void {
-    const x = this._x;
-    if (x === null || x.token === null) return; // checks off
+    if (this._token === null) return; // checks off
     const e = fenceWaitsOn(this._fence, dep, preempt ? 'drm_dep job preempt dependency' : 'drm_dep job dependency');
-    if (e.active) (x.edges ??= []).push(e);
+    if (e.active) ((this._x ??= newExtras()).edges ??= []).push(e);
   }
 
   // --- arm / push ------------------------------------------------------------------------
@@ -504,8 +499,7 @@ export class DepJob {
   _alive(who: string): void {
     if (this._st !== ST_FREED) return;
     const rt = this.queue.runtime;
-    const token = this._x?.token;
-    if (token != null) rt.lifetimes.assertAlive(this, who);
+    if (this._token !== null) rt.lifetimes.assertAlive(this, who);
     throw new DepError('EINVAL', `${who}: the job of ${this.queue.name} was freed (its last reference was put); take a reference with get() while you use it`);
   }
 

@@ -118,6 +118,7 @@ export class DepQueue<J extends DepJob = DepJob> {
   /** @internal */ readonly _fenceOpts: FenceInitOptions;
   /** @internal */ readonly _schedFenceOpts: FenceInitOptions;
   /** @internal */ readonly _submitLock: object | null;
+  /** @internal Creation site of this queue's jobs in leak reports. */ readonly _jobSite: string;
   /** @internal Credits held by jobs on the hardware. */ _credits = 0;
   /** @internal Pushed jobs not yet run, FIFO. */ _qHead: DepJob | null = null;
   /** @internal */ _qTail: DepJob | null = null;
@@ -221,6 +222,7 @@ export class DepQueue<J extends DepJob = DepJob> {
     this._fenceOpts = checked ? { runtime: rt, lockClass: DEP_FENCE_LOCK_CLASS, inactive: inactiveFences } : inactiveFences ? { runtime: rt, inactive: true } : { runtime: rt };
     this._schedFenceOpts = checked ? { runtime: rt, lockClass: DEP_SCHEDULED_FENCE_LOCK_CLASS } : { runtime: rt };
     this._submitLock = submitLock;
+    this._jobSite = `drm_dep_job_init(${name})`;
     this.#ownWq = options.submitWq === undefined;
     this.#runWork = new Work(() => this.#runWorkFn(), `drm_dep_run_job(${name})`);
     this.#putWork = new Work(() => this.#putWorkFn(), `drm_dep_put_job(${name})`);
@@ -335,14 +337,14 @@ export class DepQueue<J extends DepJob = DepJob> {
     if (this.scheduledFenceEnabled) job._initScheduled(seqno);
     job._st = ST_ARMED;
     const x = job._x;
-    if (x !== null && x.token !== null) {
+    if (job._token !== null) {
       // The wait-for graph learns job → dependency edges now that the fence exists.
       for (let i = 0; ; i++) {
         const d = job._depAt(i, false);
         if (d === null) break;
         job._edgeTo(d, false);
       }
-      const pre = x.pre;
+      const pre = x?.pre ?? null;
       if (pre !== null) for (const d of pre) job._edgeTo(d, true);
     }
     if (rt.trace.enabled) rt.trace.emit('drm_dep:job_arm', { queue: this.name, context: this.context, seqno, credits: job.credits, dependencies: job.dependencyCount }, { lane: this.#lane });
@@ -503,7 +505,7 @@ export class DepQueue<J extends DepJob = DepJob> {
       if (!f.testSignaledFlag()) {
         if (f.inactive) {
           const sibling = (f as DepFence)._job!;
-          const x = (sibling._x ??= { token: null, sched: null, pre: null, edges: null, actWaiters: null });
+          const x = (sibling._x ??= { sched: null, pre: null, edges: null, actWaiters: null });
           (x.actWaiters ??= []).push(job);
           job._di = i;
           job._fl |= JF_CB;
@@ -565,7 +567,7 @@ export class DepQueue<J extends DepJob = DepJob> {
     } else {
       const f = hw;
       job._hw = f;
-      if (job._x !== null && job._x.token !== null) fenceWaitsOn(job._fence, f, 'drm_dep hardware fence');
+      if (job._token !== null) fenceWaitsOn(job._fence, f, 'drm_dep hardware fence');
       let added = false;
       try {
         // An engine that completed at once: no callback needed.
@@ -694,6 +696,7 @@ export class DepQueue<J extends DepJob = DepJob> {
     const st = job._st;
     job._st = ST_FREED;
     const x = job._x;
+    if (job._token !== null) rt.lifetimes.release(job._token);
     let warnUnpushed = false;
     job._releaseDeps();
     const fence = job._fence;
@@ -715,7 +718,6 @@ export class DepQueue<J extends DepJob = DepJob> {
       }
     }
     if (x !== null) {
-      if (x.token !== null) rt.lifetimes.release(x.token);
       const s = x.sched;
       if (s !== null) {
         if (s.wasInitialized()) {
