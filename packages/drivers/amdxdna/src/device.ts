@@ -107,6 +107,31 @@ export class AmdxdnaDevice extends DrmDevice<AmdxdnaFile> {
   }
 
   /**
+   * `amdxdna_pm_suspend` → `aie2_hwctx_suspend` for every context, under the device lock:
+   * each waits up to 2 s for its last command, stops its queue and destroys its firmware
+   * context (commands still pending are aborted with `-ECANCELED`). Submits queue up until
+   * {@link AmdxdnaDevice.resume}. Sleeps.
+   */
+  async suspend(): Promise<void> {
+    await this.devLock.lock();
+    try {
+      for (const c of this.#contexts) await c._suspend();
+    } finally {
+      this.devLock.unlock();
+    }
+  }
+
+  /** `amdxdna_pm_resume`: re-create every suspended context in firmware, reconfigure its CUs, restart its queue. Sleeps. */
+  async resume(): Promise<void> {
+    await this.devLock.lock();
+    try {
+      for (const c of this.#contexts) await c._resume();
+    } finally {
+      this.devLock.unlock();
+    }
+  }
+
+  /**
    * Remove the device: close every file still open (destroying its contexts), then free
    * the interrupt and destroy the workqueues. Sleeps. Idempotent.
    */

@@ -212,7 +212,7 @@ export class AmdxdnaFile extends DrmFile {
       }
       const bos = this.gemLookupArray(a.args); // ENOENT, nothing held
       const hwctx = this.hwctxs.lookup(a.hwctx);
-      if (hwctx === undefined || (hwctx.status !== 'ready' && hwctx.status !== 'recovering')) {
+      if (hwctx === undefined || (hwctx.status !== 'ready' && hwctx.status !== 'recovering' && hwctx.status !== 'suspended')) {
         for (const bo of bos) bo.put();
         throw new DepError('EINVAL', `${who}: hwctx ${a.hwctx} ${hwctx === undefined ? 'does not exist in ' + this.label : 'is ' + hwctx.status}`);
       }

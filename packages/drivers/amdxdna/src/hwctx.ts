@@ -32,16 +32,20 @@ const hwFenceOps: DmaFenceOps<AmdxdnaHwFence> = {
  * Where a hardware context is: `init` (created; CONFIG_HWCTX has not configured its CUs:
  * submits are EINVAL), `ready` (firmware context alive and configured, submits accepted),
  * `recovering` (the timeout handler destroyed it and is re-creating it: submits queue up),
+ * `suspended` (device suspend destroyed the firmware context; submits queue up until resume),
  * `dead` (re-creation failed: submits are EINVAL, queued jobs fail with ENODEV),
  * `destroyed` (DESTROY_HWCTX or file close).
  */
-export type AmdxdnaHwctxStatus = 'init' | 'ready' | 'recovering' | 'dead' | 'destroyed';
+export type AmdxdnaHwctxStatus = 'init' | 'ready' | 'recovering' | 'suspended' | 'dead' | 'destroyed';
 
 /** One CU configuration (`struct amdxdna_cu_config`), with its DEV BO (a reference). */
 export interface AmdxdnaCuConfig {
   readonly cuBo: GemObject;
   readonly cuFunc: number;
 }
+
+/** How long suspend waits for a context's last command (rfc-designs D.3), ms. */
+const SUSPEND_IDLE_WAIT_MS = 2000;
 
 /** How long a config-cu message may take to be answered (`TX_TIMEOUT`-like), ms. */
 const CONFIG_CU_TIMEOUT_MS = 2000;
@@ -165,6 +169,8 @@ export class AmdxdnaHwctx {
   #heap: GemObject | null;
   readonly #rx: Array<{ readonly job: AmdxdnaJob; readonly resp: MailboxResponse }> = [];
   readonly #rxWork: Work;
+  /** The status to go back to at resume (`hwctx->old_status`). */
+  #resumeTo: AmdxdnaHwctxStatus = 'ready';
   /** The configured CUs (`hwctx->cus`), null until CONFIG_HWCTX. */
   #cus: readonly AmdxdnaCuConfig[] | null = null;
   /** Jobs whose message the firmware has (sent, not yet completed). */
@@ -443,6 +449,47 @@ export class AmdxdnaHwctx {
     return 0;
   }
 
+  // --- power management --------------------------------------------------------------------
+
+  /**
+   * `aie2_hwctx_suspend` (the device lock held by the caller): wait up to 2 s for the last
+   * command (`aie2_hwctx_wait_for_idle`), stop the queue, destroy the firmware context
+   * (what is still pending is aborted: `-ECANCELED`). Submits queue up meanwhile.
+   */
+  async _suspend(): Promise<void> {
+    if (this.status !== 'ready' && this.status !== 'init') return;
+    const last = this.nextSeq - 1n;
+    if (last > 0n) {
+      const f = this.outFence(last);
+      if (f !== null) {
+        await f.waitTimeout(SUSPEND_IDLE_WAIT_MS);
+        f.put();
+      }
+    }
+    await this.queue.stop();
+    this.#resumeTo = this.status;
+    this.status = 'suspended';
+    this.#traceCtx('stop');
+    const fw = this.fw;
+    this.fw = null;
+    if (fw !== null) await destroyFw(fw);
+  }
+
+  /** `aie2_hwctx_resume` (the device lock held): re-create the firmware context, re-send the CU configuration, start the queue. */
+  async _resume(): Promise<void> {
+    if (this.status !== 'suspended') return;
+    try {
+      this.fw = await this.dev.npu.fw.createContext({ columns: this.numCol, name: this.name });
+      const r = this.#cus === null ? 0 : await this.#sendConfigCu(this.#cus.length);
+      this.status = r === 0 ? this.#resumeTo : 'dead';
+    } catch (e) {
+      if (!isDepError(e)) throw e;
+      this.status = 'dead';
+    }
+    this.#traceCtx(this.status === 'dead' ? 'dead' : 'restart');
+    this.queue.start();
+  }
+
   // --- recovery and teardown -------------------------------------------------------------
 
   /**
@@ -452,8 +499,11 @@ export class AmdxdnaHwctx {
    * are EINVAL.
    */
   _deviceLost(): void {
+    const wasSuspended = this.status === 'suspended';
     if (this.status !== 'destroyed') this.status = 'dead';
     this.#traceCtx('dead');
+    // A suspended queue would hold its queued jobs until teardown: let them fail (ENODEV) now.
+    if (wasSuspended) this.queue.start();
     this.fw = null;
     for (const job of this.#inflight) {
       this.#rx.push({ job, resp: { id: job.msgId, opcode: 'execbuf', status: 'aborted', errno: -ERRNO.ENODEV, failedIndex: -1, data: null } });
@@ -466,6 +516,7 @@ export class AmdxdnaHwctx {
     await dev.devLock.lock();
     try {
       if (this.status === 'destroyed') return; // the destroy path aborts everything itself
+      if (this.status === 'suspended') return; // suspend destroyed the firmware context; resume re-creates it
       this.stats.resets++;
       this.status = 'recovering';
       this.#traceCtx('stop');

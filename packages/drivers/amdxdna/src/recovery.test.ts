@@ -208,3 +208,58 @@ describe('tracepoints', () => {
     expect(shutdownReports(rt)).toEqual([]);
   });
 });
+
+describe('suspend / resume', () => {
+  it('suspend waits for the last command, destroys the firmware contexts; submits queue up; resume re-creates, reconfigures and runs them', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const { f, ctx } = await client(dev);
+      const hw = f.hwctxs.lookup(ctx)!;
+      const c1 = await cmdBo(f, 10);
+      const { seq: s1 } = await f.execCmd({ hwctx: ctx, cmdHandles: c1, cmdCount: 1 });
+      const out1 = hw.outFence(s1)!;
+      await dev.suspend();
+      expect(out1.getStatus(), 'suspend waited for the last command').toBe(1);
+      out1.put();
+      expect(hw.status).toBe('suspended');
+      expect(dev.npu.fw.contexts).toEqual([]);
+      const c2 = await cmdBo(f, 1);
+      const { seq: s2 } = await f.execCmd({ hwctx: ctx, cmdHandles: c2, cmdCount: 1 });
+      const out2 = hw.outFence(s2)!;
+      await rt.sleep(100);
+      expect(out2.isSignaled()).toBe(false);
+      await dev.resume();
+      expect(hw.status).toBe('ready');
+      expect(hw.stats.cuConfigs).toBe(2);
+      await out2.wait();
+      expect(out2.getStatus()).toBe(1);
+      expect(getCmdState(f.gem.lookup(c2)!)).toBe(ErtCmdState.COMPLETED);
+      out2.put();
+      await dev.fini();
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+
+  it('a hung command: suspend gives up waiting after 2 s and aborts it', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const { f, ctx } = await client(dev);
+      const hw = f.hwctxs.lookup(ctx)!;
+      dev.npu.faults.hang({ site: hw.name, nth: 1 });
+      const { seq } = await f.execCmd({ hwctx: ctx, cmdHandles: await cmdBo(f, 1), cmdCount: 1 });
+      const out = hw.outFence(seq)!;
+      const t0 = rt.now();
+      await dev.suspend();
+      expect(rt.now() - t0).toBeGreaterThanOrEqual(2000);
+      await out.wait();
+      expect(out.getStatus()).toBe(ECANCELED);
+      out.put();
+      await dev.resume();
+      const { seq: s2 } = await f.execCmd({ hwctx: ctx, cmdHandles: await cmdBo(f, 1), cmdCount: 1 });
+      await f.waitCmd({ hwctx: ctx, seq: s2 });
+      expect(hw.stats).toMatchObject({ completed: 2, errors: 1, resets: 0 });
+      await dev.fini();
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+});
