@@ -110,3 +110,35 @@ describe('exec', () => {
     expect(rt.shutdown()).toEqual([]);
   });
 });
+
+describe('exec with no batch buffer', () => {
+  it('signals the out-syncs with the in-fences and the queue\'s last fence (a composite), which becomes the last fence', async () => {
+    const { rt, xe } = setup();
+    await rt.run(async () => {
+      const a = await client(xe);
+      const b = await client(xe);
+      const q = a.f.execQueues.lookup(a.execQueueId)!;
+      const job = await execWithFence(a.f, a.execQueueId, 10);
+      const other = await execWithFence(b.f, b.execQueueId, 40);
+      const { handle: sin } = await a.f.syncobjCreate();
+      a.f.syncobjs.lookup(sin)!.replaceFence(other);
+      const { handle: s2 } = await a.f.syncobjCreate();
+      const r = await a.f.exec({ execQueueId: a.execQueueId, numBatchBuffer: 0, syncs: [{ type: XeSyncType.SYNCOBJ, handle: sin }, { type: XeSyncType.SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL, handle: s2 }] });
+      expect(r.seqno).toBe(0n);
+      expect(q.dep.stats.pushed, 'no job').toBe(1);
+      const composite = a.f.syncobjs.lookup(s2)!.fenceGet()!;
+      expect(q.lastFence).toBe(composite);
+      await job.wait();
+      expect(composite.isSignaled(), 'waits for the in-fence too').toBe(false);
+      await other.wait();
+      expect(await composite.waitTimeout(10)).toBeGreaterThan(0);
+      const { handle: s3 } = await a.f.syncobjCreate();
+      await a.f.exec({ execQueueId: a.execQueueId, numBatchBuffer: 0, syncs: [{ type: XeSyncType.SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL, handle: s3 }] });
+      const last = a.f.syncobjs.lookup(s3)!.fenceGet()!;
+      expect(last, 'no in-fence: the last fence itself').toBe(composite);
+      for (const x of [job, other, composite, last]) x.put();
+      await teardown(rt, xe, [a.f, b.f]);
+    });
+    expect(rt.shutdown()).toEqual([]);
+  });
+});

@@ -3,7 +3,7 @@
  * file, each validated by its schema (uapi.ts) before anything changes, throwing
  * `DepError` with the errno xe returns.
  */
-import { getStub, type Fence } from '@dep/dma-fence';
+import { DmaFenceArray, getStub, type Fence } from '@dep/dma-fence';
 import { DmaResvUsage } from '@dep/dma-resv';
 import { DrmFile, OutSyncs, resolveInSyncs, type GemObject, type HandleTable, type InSync, type OutSync } from '@dep/drm';
 import type { EngineClass } from '@dep/hw-sim';
@@ -274,6 +274,14 @@ export class XeFile extends DrmFile {
           throw e;
         }
       }
+      if (a.numBatchBuffer === 0) {
+        try {
+          await this.#execNoBatch(q, inFences, outs);
+        } finally {
+          if (mode === 'dma-fence') group.put();
+        }
+        return { seqno: 0n };
+      }
       let handed = 0;
       let out: OutSyncs | null = null;
       let uf: UserFence | null = null;
@@ -316,6 +324,44 @@ export class XeFile extends DrmFile {
       else group.resumeFaultingLrJobs();
       return { seqno };
     });
+  }
+
+  /**
+   * `num_batch_buffer == 0` (xe_exec_ioctl): no job. In dma-fence mode the out-syncs get a
+   * composite of the in-fences and the queue's last fence (`xe_sync_in_fence_get`), which
+   * becomes the last fence; in LR mode nothing is signalled. Consumes `inFences`.
+   */
+  async #execNoBatch(q: XeExecQueue, inFences: Fence[], outs: readonly OutSync[]): Promise<void> {
+    const vm = q.vm;
+    if (vm.lr) {
+      for (const f of inFences) f.put();
+      return;
+    }
+    let out: OutSyncs;
+    try {
+      out = OutSyncs.prepare(this, outs);
+    } catch (e) {
+      for (const f of inFences) f.put();
+      throw e;
+    }
+    const last = q.lastFence?.get() ?? getStub(this.runtime);
+    let fence: Fence;
+    if (inFences.length === 0) {
+      fence = last;
+    } else {
+      try {
+        fence = DmaFenceArray.create([...inFences, last], vm.compositeContext, vm.compositeSeqno + 1n, { runtime: this.runtime });
+      } catch (e) {
+        for (const f of inFences) f.put();
+        last.put();
+        out.abort();
+        throw e;
+      }
+      vm.compositeSeqno++;
+    }
+    out.install(fence);
+    q._setLastFence(fence);
+    fence.put();
   }
 
   // --- user-fence convert --------------------------------------------------------------------

@@ -123,7 +123,8 @@ export const XE_EXEC = defineIoctl(
     numSyncs: countOf('syncs', { max: 1024 }),
     syncs: array(xeSync, { count: 'numSyncs' }),
     address: u64(),
-    numBatchBuffer: u16({ min: 1, max: 1 }),
+    /** 1 (the queue's width), or 0: no job — the out-syncs get the in-fences and the queue's last fence. */
+    numBatchBuffer: u16({ max: 1 }),
     units: u32({ max: 1_000_000 }),
     pad: pad(),
   },

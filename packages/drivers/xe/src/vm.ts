@@ -3,6 +3,7 @@
  * killed/banned bit, and the user-fence TDR with the memory-fence drivers of the convert
  * ioctl's exported fences (rfc-designs C.2).
  */
+import { contextAlloc } from '@dep/dma-fence';
 import type { PreemptFence } from '@dep/fence-preempt';
 import { GpuVm, type GemObject } from '@dep/drm';
 import { Work } from '@dep/kernel';
@@ -31,6 +32,9 @@ export class XeVm extends GpuVm {
   readonly lr: boolean;
   /** Fault mode: LR without preempt fences (rfc-designs D.1, hw engine groups). */
   readonly faultMode: boolean;
+  /** `vm->composite_fence_ctx` / `_seqno`: fence arrays of zero-batch execs. */
+  readonly compositeContext: bigint;
+  compositeSeqno = 0n;
   /** Rebind/resume worker runs that resumed at least one queue. */
   rebinds = 0;
   readonly xe: XeDevice;
@@ -42,6 +46,7 @@ export class XeVm extends GpuVm {
   constructor(dev: XeDevice, options: XeVmOptions = {}) {
     super(dev, options.name === undefined ? {} : { name: options.name });
     this.xe = dev;
+    this.compositeContext = contextAlloc(1, dev.runtime);
     this.faultMode = options.faultMode ?? false;
     this.lr = (options.lr ?? false) || this.faultMode;
     this.#rebindWork = new Work(() => this.#rebind(), `xe_vm_rebind(${this.name})`);
