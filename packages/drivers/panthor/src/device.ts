@@ -386,6 +386,7 @@ export class PanthorFile extends DrmFile {
     return this.ioctl(PANTHOR_GROUP_SUBMIT, args, async (a) => {
       const who = PANTHOR_GROUP_SUBMIT.name;
       const g = this.#group(a.groupHandle, who);
+      if (g.vm.closed) throw new DepError('EINVAL', `${who}: the group's VM was destroyed`);
       for (const [i, qs] of a.queueSubmits.entries()) {
         const where = `${who}: queueSubmits[${i}]`;
         if (qs.queueIndex >= g.queues.length) throw new DepError('EINVAL', `${where}: queue ${qs.queueIndex} of a ${g.queues.length}-queue group`);

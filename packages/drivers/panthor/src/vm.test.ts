@@ -1,6 +1,6 @@
 import { DmaResvUsage } from '@dep/dma-resv';
 import { describe, expect, it } from 'vitest';
-import { fenceOf, mapOp, qs, queue, setup, signal, teardown, unmapOp, wait, waitAll } from './__fixtures__/setup.js';
+import { errnoOf, fenceOf, mapOp, qs, queue, setup, signal, teardown, unmapOp, wait, waitAll } from './__fixtures__/setup.js';
 import { PanthorVmBindFlags } from './uapi.js';
 import type { PanthorVm } from './vm.js';
 
@@ -81,7 +81,11 @@ describe('VM bind', () => {
       await waitAll(file, [s]);
       const status = f.getStatus();
       f.put();
-      return { layout, ext, bHas, status };
+      // Submitting to a group whose VM was destroyed: EINVAL (panthor: vm->destroyed), nothing changed.
+      const before = dev.snapshot();
+      const late = await errnoOf(file.groupSubmit({ groupHandle, queueSubmits: [qs(0, 1)] }));
+      expect(dev.snapshot()).toEqual(before);
+      return { layout, ext, bHas, status, late };
     });
     expect(r.layout).toEqual([
       [0x100000n, 0x4000n],
@@ -92,6 +96,7 @@ describe('VM bind', () => {
     expect(r.bHas).toBe(true);
     // The VM was closed (unmapped) while the job ran: the firmware had already fetched the stream.
     expect(r.status).toBe(1);
+    expect(r.late).toBe('EINVAL');
     expect(await teardown(env, [file])).toEqual([]);
   });
 });
