@@ -1,6 +1,7 @@
 // Chaos seeds: two clients submitting from several tasks, random command sizes, a random
-// hang, a destroy in the middle. Every out-fence signals, per-context completion follows
-// seq order, nothing leaks, no lockdep or context report.
+// hang, a destroy in the middle, a suspend/resume, a device loss. Every out-fence
+// signals, per-context completion follows seq order, nothing leaks, no lockdep or
+// context report.
 import { describe, expect, it } from 'vitest';
 import { Prng, Runtime } from '@dep/kernel';
 import type { Fence } from '@dep/dma-fence';
@@ -8,7 +9,7 @@ import { AmdxdnaDevice } from './device.js';
 import { client, cmdBo } from './__fixtures__/setup.js';
 
 describe('chaos seeds', () => {
-  for (let seed = 1; seed <= 12; seed++) {
+  for (let seed = 1; seed <= 24; seed++) {
     it(`seed ${seed}`, async () => {
       const rt = new Runtime({ seed, chaos: true, checks: 'strict' });
       const dev = new AmdxdnaDevice({ runtime: rt, npuConfig: { columns: 4 }, timeoutMs: 500 });
@@ -40,6 +41,16 @@ describe('chaos seeds', () => {
               }),
             );
           }
+        }
+        if (prng.int(3) === 0) {
+          tasks.push(
+            rt.spawn('pm', async () => {
+              await rt.sleep(prng.int(20));
+              await dev.suspend();
+              await rt.sleep(prng.int(20));
+              await dev.resume();
+            }),
+          );
         }
         const lose = prng.int(4) === 0;
         if (lose) {
