@@ -103,3 +103,25 @@ describe('job_sem', () => {
     expect(shutdownReports(rt)).toEqual([]);
   });
 });
+
+describe('argument BOs', () => {
+  it('the same BO twice: one resv, one fence slot, the out-fence once', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const { f, ctx } = await client(dev);
+      const { handle: arg } = await f.createBo({ size: 4096n, type: AmdxdnaBoType.SHMEM });
+      const { handle: arg2 } = await f.createBo({ size: 4096n, type: AmdxdnaBoType.DEV });
+      const { seq } = await f.execCmd({ hwctx: ctx, cmdHandles: await cmdBo(f, 1), cmdCount: 1, args: [arg, arg2, arg] });
+      const out = f.hwctxs.lookup(ctx)!.outFence(seq)!;
+      for (const h of [arg, arg2]) {
+        const fences = f.gem.lookup(h)!.resv.getFences(DmaResvUsage.BOOKKEEP);
+        expect(fences).toEqual([out]);
+        for (const x of fences) x.put();
+      }
+      await f.waitCmd({ hwctx: ctx, seq });
+      out.put();
+      await dev.fini();
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+});
