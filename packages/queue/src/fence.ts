@@ -8,7 +8,7 @@ export const DEP_SCHEDULED_FENCE_LOCK_CLASS = '&drm_dep_fence->scheduled_lock';
 
 /**
  * The private finished (or scheduled) fence of a job. Drivers and users only ever see its
- * read-only {@link Fence} view; the queue alone signals it. It points back at its job so
+ * read-only `Fence` view; the queue alone signals it. It points back at its job so
  * the queue can recognise its own fences (same-queue dependencies are ordered by the queue
  * and dropped) and so a sibling waiting on it while it is INACTIVE can be woken at push.
  *

@@ -168,7 +168,7 @@ export class DepJob {
   }
 
   /**
-   * `drm_dep_job_finished_fence()`: the finished fence, as the read-only {@link Fence} view.
+   * `drm_dep_job_finished_fence()`: the finished fence, as the read-only `Fence` view (`@dep/dma-fence`).
    * Valid only after `arm()` (EINVAL before). Borrowed: it is valid while you hold a job
    * reference; `get()` it to keep it longer.
    */
@@ -516,6 +516,8 @@ export class DepJob {
     const q = this.queue;
     this._fence = new DepFence(this, finishedFenceOps, q.context, seqno, q._fenceOpts);
   }
+
+  /** For reports and logs. */
 
   toString(): string {
     return `drm_dep_job ${this.queue.name}${this._seq === 0 ? '' : `:${this._seq}`} (${STATE_NAMES[this._st]!})`;

@@ -94,8 +94,11 @@ function checkBool(v: unknown, what: string, name: string): boolean {
  * sync/async teardown) is a constructor option; see {@link DepQueueOptions}.
  */
 export class DepQueue<J extends DepJob = DepJob> {
+  /** The runtime the queue belongs to. */
   readonly runtime: Runtime;
+  /** Queue name (fence timeline, workqueue, trace lane). */
   readonly name: string;
+  /** Credits the hardware holds at once. */
   readonly creditLimit: number;
   /** Largest credits one job may ask for. */
   readonly maxJobCredits: number;
@@ -103,10 +106,15 @@ export class DepQueue<J extends DepJob = DepJob> {
   readonly timeout: number;
   /** Fence context of the finished fences (scheduled fences use `context + 1n`). */
   readonly context: bigint;
+  /** Submit-workqueue bypass (option `bypass`). */
   readonly bypass: boolean;
+  /** IRQ-safe job put (option `jobPutIrqSafe`). */
   readonly jobPutIrqSafe: boolean;
+  /** INACTIVE finished fences from arm to push (option `inactiveFences`). */
   readonly inactiveFences: boolean;
+  /** Jobs have a scheduled fence (option `scheduledFence`). */
   readonly scheduledFenceEnabled: boolean;
+  /** `sync` or `async` teardown (option `teardown`). */
   readonly teardown: DepTeardown;
   /** Counters (work items, bypassed jobs, where jobs were retired). */
   readonly stats: DepQueueStats;
@@ -1103,6 +1111,8 @@ export class DepQueue<J extends DepJob = DepJob> {
       }
     }
   }
+
+  /** For reports and logs. */
 
   toString(): string {
     return `drm_dep_queue ${this.name}`;

@@ -56,6 +56,7 @@ export interface DepRingOps<J extends DepJob = DepJob> {
 
 /** Options of a {@link DepRing}. */
 export interface DepRingOptions<J extends DepJob = DepJob> {
+  /** The runtime; default `getDefaultRuntime()`. */
   readonly runtime?: Runtime;
   /** Ring name (workqueue, fence timelines). */
   readonly name: string;
@@ -63,6 +64,7 @@ export interface DepRingOptions<J extends DepJob = DepJob> {
   readonly creditLimit: number;
   /** Selection within a priority; default `fifo`. */
   readonly policy?: DepRingPolicy;
+  /** The driver's ring callbacks. */
   readonly ops: DepRingOps<J>;
   /** The ring's workqueue (must be `WQ_MEM_RECLAIM`); default an ordered one of its own. */
   readonly wq?: Workqueue;
@@ -72,7 +74,7 @@ export interface DepRingOptions<J extends DepJob = DepJob> {
 export interface DepEntityOptions<J extends DepJob = DepJob> extends Pick<DepQueueOptions<J>, 'bypass' | 'jobPutIrqSafe' | 'inactiveFences' | 'scheduledFence' | 'teardown' | 'submitLock'> {
   /** Entity (and its queue's) name. */
   readonly name: string;
-  /** Default {@link DepPriority.NORMAL}. */
+  /** Default `DepPriority.NORMAL`. */
   readonly priority?: DepPriority;
   /**
    * Credits the entity may have handed to its ring at once (ready or running): its window.
@@ -82,6 +84,7 @@ export interface DepEntityOptions<J extends DepJob = DepJob> extends Pick<DepQue
   readonly creditLimit?: number;
   /** `freeJob` of the entity's jobs (and whether it is irq-safe). */
   readonly freeJob?: DepQueueOps<J>['freeJob'];
+  /** `freeJob` is irq-safe (see `DepQueueOps.freeJobIrqSafe`). */
   readonly freeJobIrqSafe?: boolean;
 }
 
@@ -131,10 +134,15 @@ function ringHwDone(hw: Fence, rf: RingFence): void {
  * fit in the ring's free credits, stop — and do not look at lower priorities.
  */
 export class DepRing<J extends DepJob = DepJob> {
+  /** The runtime the ring belongs to. */
   readonly runtime: Runtime;
+  /** Ring name. */
   readonly name: string;
+  /** Credits the ring holds at once. */
   readonly creditLimit: number;
+  /** Selection within a priority. */
   readonly policy: DepRingPolicy;
+  /** Counters (readied, started, completed, work items, credit stalls). */
   readonly stats: DepRingStats = { readied: 0, started: 0, completed: 0, workItems: 0, creditStalls: 0 };
   readonly #ops: DepRingOps<J>;
   readonly #wq: Workqueue;
@@ -388,6 +396,8 @@ export class DepRing<J extends DepJob = DepJob> {
     if (this.#dead) throw new DepError('EINVAL', `${who}: ring ${this.name} was torn down`);
   }
 
+  /** For reports and logs. */
+
   toString(): string {
     return `drm_dep_ring ${this.name}`;
   }
@@ -401,6 +411,7 @@ export class DepRing<J extends DepJob = DepJob> {
  * next jobs run; one entity's jobs never run on two rings at once.
  */
 export class DepEntity<J extends DepJob = DepJob> {
+  /** Entity name (also its queue's). */
   readonly name: string;
   /** The entity's queue: make its jobs here. */
   readonly queue: DepQueue<J>;
@@ -472,6 +483,7 @@ export class DepEntity<J extends DepJob = DepJob> {
     return this.#ring;
   }
 
+  /** Its priority on the ring. */
   get priority(): DepPriority {
     return this.#priority;
   }
@@ -633,6 +645,8 @@ export class DepEntity<J extends DepJob = DepJob> {
   #alive(who: string): void {
     if (this.#dead) throw new DepError('EINVAL', `${who}: entity ${this.name} was torn down`);
   }
+
+  /** For reports and logs. */
 
   toString(): string {
     return `drm_dep_entity ${this.name} (${this.priorityName} on ${this.#ring.name})`;
