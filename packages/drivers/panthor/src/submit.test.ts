@@ -60,4 +60,31 @@ describe('group submit', () => {
     expect(r.points).toEqual([2n]);
     expect(await teardown(env, [file])).toEqual([]);
   });
+
+  it('ring credits: 300 jobs on one 4 KiB ring wrap it many times; the queue holds back what does not fit and everything completes in order', async () => {
+    const env = setup();
+    const { rt, dev } = env;
+    const { file, vmId } = await rt.run(() => client(dev));
+    const r = await rt.run(async () => {
+      const { groupHandle } = await file.groupCreate({ vmId, queues: [queue(4096)] });
+      const g = file.groups.lookup(groupHandle)!;
+      const out = (await file.syncobjCreate()).handle;
+      let maxCredits = 0;
+      for (let i = 0; i < 30; i++) {
+        await file.groupSubmit({ groupHandle, queueSubmits: Array.from({ length: 10 }, (_, j) => qs(0, 1, i === 29 && j === 9 ? [signal(out)] : [])) });
+        maxCredits = Math.max(maxCredits, g.queues[0]!.dq.creditsInFlight);
+      }
+      const f = fenceOf(file, out);
+      await waitAll(file, [out]);
+      const res = { seqno: f.seqno, status: f.getStatus(), maxCredits, limit: g.queues[0]!.dq.creditLimit, wraps: g.queues[0]!.ring.wptr / 1024, done: g.queues[0]!.doneSeqno };
+      f.put();
+      return res;
+    });
+    expect(r.status).toBe(1);
+    expect(r.seqno).toBe(300n);
+    expect(r.done).toBe(300n);
+    expect(r.maxCredits).toBeLessThanOrEqual(r.limit);
+    expect(r.wraps).toBeGreaterThan(2);
+    expect(await teardown(env, [file])).toEqual([]);
+  });
 });
