@@ -147,6 +147,8 @@ export class XeExecQueue {
     this.#pfOps = {
       getDriverName: () => 'xe',
       getTimelineName: () => `${name}:preempt`,
+      // The gate (RFC v2, only consulted with ordering 'gate'): the VM's last exported fence.
+      preemptDelay: () => this.vm.lastExported?.get() ?? null,
       preempt: () => this.#suspend(),
       preemptWait: () => this.#suspendWait(),
       preemptFinished: () => {

@@ -436,6 +436,7 @@ export class XeFile extends DrmFile {
         if ((s.flags & XE_CONVERT_FLAG_SIGNAL) !== 0) {
           const f = exports[ex++]!;
           syncobj.replaceFence(f);
+          vm._setLastExported(f);
           f.put();
         } else {
           const f = imports[im]!;

@@ -68,3 +68,51 @@ describe('long-running VM', () => {
     expect(rt.shutdown()).toEqual([]);
   });
 });
+
+describe('long-running VM, gate ordering (RFC v2)', () => {
+  it('the preempt fence waits for the VM\'s last exported fence before it suspends the queue that writes it', async () => {
+    const { rt, xe } = setup({ preemptOrdering: 'gate' });
+    await rt.run(async () => {
+      const { f, vmId, bo, execQueueId, vm, q } = await lrClient(xe);
+      const { handle } = await f.syncobjCreate();
+      await f.vmConvertFence({ vmId, syncs: [{ handle, flags: 1, bo, offset: 0n, value: 1n }] });
+      const exported = f.syncobjs.lookup(handle)!.fenceGet()!;
+      expect(vm.lastExported).toBe(exported);
+      // The queue's job writes the value the exported fence waits for.
+      await f.exec({ execQueueId, numBatchBuffer: 1, address: BO_VA, units: 50, syncs: [{ type: XeSyncType.USER_FENCE, flags: XE_SYNC_FLAG_SIGNAL, addr: BO_VA, timelineValue: 1n }] });
+      await rt.sleep(10);
+      const pf = q.preemptFence!.get();
+      expect(await vm.resv.waitTimeout(DmaResvUsage.BOOKKEEP, 1000)).toBeGreaterThan(0);
+      expect(exported.getStatus(), 'the exported fence signalled first, not by the TDR').toBe(1);
+      expect(pf.timestamp()).toBeGreaterThanOrEqual(exported.timestamp());
+      expect(rt.now(), 'the job ran to completion before the suspend').toBeGreaterThanOrEqual(50);
+      expect(vm.killedReason).toBeNull();
+      for (const x of [exported, pf]) x.put();
+      await teardown(rt, xe, [f]);
+    });
+    expect(rt.shutdown()).toEqual([]);
+  });
+});
+
+describe('long-running VM, ordering none (xe today)', () => {
+  it('the preempt fence suspends the queue at once, before the exported fence it must write; the rebind worker resumes it and the export signals later', async () => {
+    const { rt, xe } = setup();
+    await rt.run(async () => {
+      const { f, vmId, bo, execQueueId, vm, q } = await lrClient(xe);
+      const { handle } = await f.syncobjCreate();
+      await f.vmConvertFence({ vmId, syncs: [{ handle, flags: 1, bo, offset: 0n, value: 1n }] });
+      const exported = f.syncobjs.lookup(handle)!.fenceGet()!;
+      await f.exec({ execQueueId, numBatchBuffer: 1, address: BO_VA, units: 50, syncs: [{ type: XeSyncType.USER_FENCE, flags: XE_SYNC_FLAG_SIGNAL, addr: BO_VA, timelineValue: 1n }] });
+      await rt.sleep(10);
+      expect(await vm.resv.waitTimeout(DmaResvUsage.BOOKKEEP, 1000)).toBeGreaterThan(0);
+      expect(rt.now()).toBeLessThan(20);
+      expect(exported.isSignaled(), 'preempted before the export was written').toBe(false);
+      expect(q.preempts).toBe(1);
+      await exported.wait();
+      expect(exported.getStatus()).toBe(1);
+      exported.put();
+      await teardown(rt, xe, [f]);
+    });
+    expect(rt.shutdown()).toEqual([]);
+  });
+});

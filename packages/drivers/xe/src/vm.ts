@@ -3,7 +3,7 @@
  * killed/banned bit, and the user-fence TDR with the memory-fence drivers of the convert
  * ioctl's exported fences (rfc-designs C.2).
  */
-import { contextAlloc } from '@dep/dma-fence';
+import { contextAlloc, type Fence } from '@dep/dma-fence';
 import type { PreemptFence } from '@dep/fence-preempt';
 import { GpuVm, type GemObject } from '@dep/drm';
 import { Work } from '@dep/kernel';
@@ -35,6 +35,8 @@ export class XeVm extends GpuVm {
   /** `vm->composite_fence_ctx` / `_seqno`: fence arrays of zero-batch execs. */
   readonly compositeContext: bigint;
   compositeSeqno = 0n;
+  /** The last fence the convert ioctl exported (a reference): the `gate` ordering's `preempt_delay` (rfc-designs C.2). */
+  #lastExported: Fence | null = null;
   /** Rebind/resume worker runs that resumed at least one queue. */
   rebinds = 0;
   readonly xe: XeDevice;
@@ -92,6 +94,18 @@ export class XeVm extends GpuVm {
     return d;
   }
 
+  /** The last exported fence (no reference for the caller), or null. */
+  get lastExported(): Fence | null {
+    return this.#lastExported;
+  }
+
+  /** @internal The convert ioctl exported `f` (takes a reference). */
+  _setLastExported(f: Fence): void {
+    const old = this.#lastExported;
+    this.#lastExported = f.get();
+    old?.put();
+  }
+
   /** @internal A preempt fence of the VM signalled: queue the rebind/resume worker (xe `preempt_rebind_work_func`). */
   _queueRebind(): void {
     if (this.closed || this.refcount === 0) return;
@@ -140,6 +154,8 @@ export class XeVm extends GpuVm {
 
   /** VM_DESTROY / file close: unmap everything, finish the memory-fence drivers (their fences get -ECANCELED). */
   override close(): ReturnType<GpuVm['close']> {
+    this.#lastExported?.put();
+    this.#lastExported = null;
     for (const d of this.#memFences.values()) d.fini();
     this.#memFences.clear();
     return super.close();

@@ -9,7 +9,7 @@ import { XeEngineClass, XeSyncType, XE_SYNC_FLAG_SIGNAL } from '../uapi.js';
 export const BO_VA = 0x10_0000n;
 
 export function setup(options: RuntimeOptions & Partial<Omit<XeDeviceOptions, 'runtime'>> = {}) {
-  const { gpu, gpuConfig, jobTimeoutMs, gucIds, userFenceTimeoutMs, name, ...rtOptions } = options;
+  const { gpu, gpuConfig, jobTimeoutMs, gucIds, userFenceTimeoutMs, name, preemptOrdering, ...rtOptions } = options;
   const rt = new Runtime({ checks: 'strict', seed: 1, ...rtOptions });
   const xe = new XeDevice({
     runtime: rt,
@@ -19,6 +19,7 @@ export function setup(options: RuntimeOptions & Partial<Omit<XeDeviceOptions, 'r
     ...(gucIds === undefined ? {} : { gucIds }),
     ...(userFenceTimeoutMs === undefined ? {} : { userFenceTimeoutMs }),
     ...(name === undefined ? {} : { name }),
+    ...(preemptOrdering === undefined ? {} : { preemptOrdering }),
   });
   return { rt, xe };
 }
