@@ -5,7 +5,22 @@ import { isDepError } from '@dep/kernel';
 import type { AmdxdnaDevice } from './device.js';
 import type { AmdxdnaFile } from './file.js';
 import { getCmdState } from './hwctx.js';
-import { AmdxdnaBoType, AmdxdnaConfigHwctxParam, AmdxdnaGetParam, CREATE_BO, CREATE_HWCTX, ErtCmdState, ErtOpcode, EXEC_CMD, WAIT_CMD } from './uapi.js';
+import type { Fields, IoctlSchema } from '@dep/drm';
+import {
+  AmdxdnaBoType,
+  AmdxdnaConfigHwctxParam,
+  AmdxdnaGetParam,
+  CONFIG_HWCTX,
+  CREATE_BO,
+  CREATE_HWCTX,
+  DESTROY_HWCTX,
+  ErtCmdState,
+  ErtOpcode,
+  EXEC_CMD,
+  GET_BO_INFO,
+  GET_INFO,
+  WAIT_CMD,
+} from './uapi.js';
 import { client, cmdBo, errnoOf, setup, shutdownReports } from './__fixtures__/setup.js';
 
 /** Everything a failed ioctl must leave alone: the core snapshot plus each context's counters. */
@@ -81,6 +96,37 @@ describe('bad arguments', () => {
         }
       }
       expect(n).toBeGreaterThan(20);
+      await dev.fini();
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+
+  it('every single-fault mutation of the other ioctls: the declared errno, nothing changed', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const { f, ctx } = await client(dev);
+      const { handle: ctx2 } = await f.createHwctx({ numTiles: 4 });
+      const { handle: cu } = await f.createBo({ size: 4096n, type: AmdxdnaBoType.DEV });
+      type Case = [IoctlSchema<Fields>, Record<string, unknown>, (x: unknown) => Promise<unknown>];
+      const cases: Case[] = [
+        [CREATE_BO, { size: 4096n, type: AmdxdnaBoType.SHMEM }, (x) => f.createBo(x as never)],
+        [CREATE_HWCTX, { numTiles: 4 }, (x) => f.createHwctx(x as never)],
+        [DESTROY_HWCTX, { handle: ctx }, (x) => f.destroyHwctx(x as never)],
+        [CONFIG_HWCTX, { handle: ctx2, cuConfigs: [{ cuBo: cu, cuFunc: 0, pad: 0 }] }, (x) => f.configHwctx(x as never)],
+        [GET_BO_INFO, { handle: cu }, (x) => f.getBoInfo(x as never)],
+        [GET_INFO, { param: AmdxdnaGetParam.QUERY_AIE_VERSION }, (x) => f.getInfo(x as never)],
+      ];
+      let n = 0;
+      for (const [schema, valid, call] of cases) {
+        for (const m of schema.mutations(valid)) {
+          let errno = schema.expectedError(m.args);
+          if (errno === null && m.table !== undefined) errno = schema.missingErrno(m.field, schema.validate(m.args));
+          expect(errno, `${schema.name} ${m.field}: ${m.why}`).not.toBeNull();
+          await expectErrno(dev, () => call(m.args), errno!, `${schema.name} ${m.field}: ${m.why}`);
+          n++;
+        }
+      }
+      expect(n).toBeGreaterThan(50);
       await dev.fini();
     });
     expect(shutdownReports(rt)).toEqual([]);
