@@ -559,7 +559,9 @@ export class XeExecQueue {
   // --- TDR ----------------------------------------------------------------------------------
 
   /**
-   * `guc_exec_queue_timedout_job`: disable scheduling to sample the running-time counter; a
+   * `guc_exec_queue_timedout_job`: a job that has not started (the context's running-time
+   * counter has not moved since the last completion) cannot have timed out — re-arm.
+   * Otherwise disable scheduling to sample the running-time counter; a
    * job that ran less than the timeout (+5 % slack) is a false positive — re-enable and
    * re-arm. Otherwise (or after a GuC engine reset, or a kill) ban the queue: the job's
    * fence gets -ETIME (-ECANCELED when killed), every other job on the ring -ECANCELED;
@@ -572,6 +574,13 @@ export class XeExecQueue {
         this.#banned = true;
         this.#errorPending(-19, -19);
         return 'enodev';
+      }
+      if (!this.#banned && !this.#killed && !this.#reset && !this.#pendingEnable && this.#runtimeNow() <= this.#runtimeAtCompletion) {
+        // "Job hasn't started, can't be timed out": re-arm without touching the GuC. (Only
+        // once the GuC acknowledged the enable: with an enable still unanswered after a
+        // whole timeout, go through the GuC — a disable/enable round trip recovers.)
+        this.falsePositives++;
+        return 'noHang';
       }
       if (!this.#banned && !this.#killed && !this.#reset) {
         const ranBefore = this.#runtimeAtCompletion;
