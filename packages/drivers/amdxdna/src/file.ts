@@ -8,13 +8,16 @@ import { DmaResvUsage, type DrmExec } from '@dep/dma-resv';
 import { DrmFile, PAGE_SIZE, lockObjects, type GemObject, type IoctlArgs, type IoctlWaitOptions } from '@dep/drm';
 import { DepError } from '@dep/kernel';
 import type { AmdxdnaDevice } from './device.js';
-import { AmdxdnaHwctx, AmdxdnaJob, type AmdxdnaCuConfig } from './hwctx.js';
+import { AmdxdnaHwctx, AmdxdnaJob, getCmdOpcode, type AmdxdnaCuConfig } from './hwctx.js';
 import {
   AIE_CORE_ROWS,
   AmdxdnaBoType,
   AmdxdnaConfigHwctxParam,
   AmdxdnaGetParam,
   CONFIG_HWCTX,
+  ChainLayout,
+  ErtOpcode,
+  MAX_CHAIN_CMDS,
   CREATE_BO,
   CREATE_HWCTX,
   DESTROY_HWCTX,
@@ -216,8 +219,13 @@ export class AmdxdnaFile extends DrmFile {
         for (const bo of bos) bo.put();
         throw new DepError('EINVAL', `${who}: hwctx ${a.hwctx} ${hwctx === undefined ? 'does not exist in ' + this.label : 'is ' + hwctx.status}`);
       }
+      const chain = this.#chainOf(cmd);
+      if (chain === null) {
+        for (const bo of bos) bo.put();
+        throw new DepError('EINVAL', `${who}: the command list in BO ${a.cmdHandles} is malformed (count 1…${MAX_CHAIN_CMDS}, each a command BO of ${this.label} holding an ERT_START_CU command)`);
+      }
       cmd.get();
-      return submit(hwctx, cmd, bos, options);
+      return submit(hwctx, cmd, bos, chain, options);
     });
   }
 
@@ -247,6 +255,27 @@ export class AmdxdnaFile extends DrmFile {
         fence.put();
       }
     });
+  }
+
+  /**
+   * For an `ERT_CMD_CHAIN` command BO: references on the command BOs it names ([] for any
+   * other opcode); null (nothing held) when the list is malformed.
+   */
+  #chainOf(cmd: GemObject): GemObject[] | null {
+    if (getCmdOpcode(cmd) !== ErtOpcode.CMD_CHAIN) return [];
+    const buf = cmd.buffer!;
+    const n = buf.read32(ChainLayout.COUNT_OFFSET);
+    if (n === 0 || n > MAX_CHAIN_CMDS || ChainLayout.DATA_OFFSET + 8 * n > Number(cmd.size)) return null;
+    const out: GemObject[] = [];
+    for (let i = 0; i < n; i++) {
+      const obj = this.gem.lookup(buf.read32(ChainLayout.DATA_OFFSET + 8 * i));
+      if (obj === undefined || obj === cmd || this.dev.boType(obj) !== AmdxdnaBoType.CMD || getCmdOpcode(obj) !== ErtOpcode.START_CU) {
+        for (const o of out) o.put();
+        return null;
+      }
+      out.push(obj.get());
+    }
+    return out;
   }
 
   // --- info ----------------------------------------------------------------------------------
@@ -313,11 +342,12 @@ function gone(hwctx: AmdxdnaHwctx): boolean {
 }
 
 /** `aie2_cmd_submit`, with the references on `cmd` and `bos` owned (and released on failure). */
-async function submit(hwctx: AmdxdnaHwctx, cmd: GemObject, bos: GemObject[], options: IoctlWaitOptions): Promise<{ readonly seq: bigint }> {
+async function submit(hwctx: AmdxdnaHwctx, cmd: GemObject, bos: GemObject[], list: GemObject[], options: IoctlWaitOptions): Promise<{ readonly seq: bigint }> {
   const who = EXEC_CMD.name;
   const putAll = (): void => {
     cmd.put();
     for (const bo of bos) bo.put();
+    for (const c of list) c.put();
   };
   const r = await hwctx.sem.downInterruptible(options.signal === undefined ? {} : { signal: options.signal });
   if (r !== 0) {
@@ -332,7 +362,7 @@ async function submit(hwctx: AmdxdnaHwctx, cmd: GemObject, bos: GemObject[], opt
   }
   let job: AmdxdnaJob;
   try {
-    job = new AmdxdnaJob(hwctx, cmd, bos); // owns cmd and bos from here; its free returns the count
+    job = new AmdxdnaJob(hwctx, cmd, bos, list); // owns cmd, bos and list from here; its free returns the count
   } catch (e) {
     hwctx.sem.up();
     putAll();

@@ -15,7 +15,7 @@ import type { AmdxdnaDevice } from './device.js';
 import { Semaphore } from './semaphore.js';
 import './trace-events.js';
 import type { AmdxdnaHwctxTraceOp, AmdxdnaJobTraceWhat } from './trace-events.js';
-import { CmdLayout, ErtCmdState, ErtOpcode, HWCTX_MAX_CMDS, type ErtCmdStateValue } from './uapi.js';
+import { ChainLayout, CmdLayout, ErtCmdState, ErtOpcode, HWCTX_MAX_CMDS, MAX_CHAIN_CMDS, type ErtCmdStateValue } from './uapi.js';
 
 /** The hardware fence of one command (aie2's job fence): signalled by the receive worker. */
 export class AmdxdnaHwFence extends DmaFence {
@@ -83,6 +83,32 @@ export function writeCommand(cmd: GemObject, command: { readonly units: number; 
 }
 
 /**
+ * Fill a command BO with an `ERT_CMD_CHAIN` command list naming the command BOs `handles`
+ * (of the submitting file), as XRT does for a command list.
+ */
+export function writeChain(cmd: GemObject, handles: readonly number[]): void {
+  const buf = cmd.buffer;
+  if (buf === null || buf.freed) throw new DepError('EINVAL', 'writeChain: the command BO has no backing store');
+  if (handles.length === 0 || handles.length > MAX_CHAIN_CMDS) throw new DepError('EINVAL', `writeChain: 1…${MAX_CHAIN_CMDS} commands`);
+  const header = (ErtCmdState.NEW | ((6 + 2 * handles.length) << CmdLayout.COUNT_SHIFT) | (ErtOpcode.CMD_CHAIN << CmdLayout.OPCODE_SHIFT)) >>> 0;
+  buf.write32(CmdLayout.HEADER_OFFSET, header);
+  buf.write32(ChainLayout.COUNT_OFFSET, handles.length);
+  buf.write32(ChainLayout.SUBMIT_INDEX_OFFSET, 0);
+  buf.write32(ChainLayout.ERROR_INDEX_OFFSET, 0);
+  handles.forEach((h, i) => {
+    buf.write32(ChainLayout.DATA_OFFSET + 8 * i, h >>> 0);
+    buf.write32(ChainLayout.DATA_OFFSET + 8 * i + 4, 0);
+  });
+}
+
+/** The opcode in a command BO's header. */
+export function getCmdOpcode(cmd: GemObject): number {
+  const buf = cmd.buffer;
+  if (buf === null || buf.freed) return -1;
+  return (buf.read32(CmdLayout.HEADER_OFFSET) >>> CmdLayout.OPCODE_SHIFT) & CmdLayout.OPCODE_MASK;
+}
+
+/**
  * One command (`struct amdxdna_sched_job`): a `DepJob` with its command BO, the argument
  * BOs whose resvs get its out-fence, its sequence number and its hardware fence.
  */
@@ -92,6 +118,8 @@ export class AmdxdnaJob extends DepJob {
   readonly cmdBo: GemObject;
   /** The argument BOs (references, dropped when the job is freed). */
   readonly bos: readonly GemObject[];
+  /** For an `ERT_CMD_CHAIN` command: the chained command BOs (references), else empty. */
+  readonly chain: readonly GemObject[];
   /** The sequence number (the syncobj timeline point), set under the io lock. */
   seq = 0n;
   /** The mailbox message id while the firmware has it. */
@@ -106,11 +134,12 @@ export class AmdxdnaJob extends DepJob {
   hwFence: AmdxdnaHwFence;
 
   /** Takes over the caller's references on `cmdBo` and `bos` once constructed (ENOMEM/ESRCH leave them to the caller). */
-  constructor(hwctx: AmdxdnaHwctx, cmdBo: GemObject, bos: readonly GemObject[]) {
+  constructor(hwctx: AmdxdnaHwctx, cmdBo: GemObject, bos: readonly GemObject[], chain: readonly GemObject[] = []) {
     super(hwctx.queue);
     this.hwctx = hwctx;
     this.cmdBo = cmdBo;
     this.bos = bos;
+    this.chain = chain;
     this.hwFence = new AmdxdnaHwFence();
   }
 }
@@ -289,17 +318,24 @@ export class AmdxdnaHwctx {
     const buf = cmd.buffer;
     if (buf === null || buf.freed) throw new DepError('EINVAL', `${this.name}: command BO has no backing store`);
     const opcode = (buf.read32(CmdLayout.HEADER_OFFSET) >>> CmdLayout.OPCODE_SHIFT) & CmdLayout.OPCODE_MASK;
-    if (opcode !== ErtOpcode.START_CU) {
+    const j = job as unknown as AmdxdnaJob;
+    const isChain = opcode === ErtOpcode.CMD_CHAIN && j.chain.length > 0;
+    if (opcode !== ErtOpcode.START_CU && !isChain) {
       setCmdState(cmd, ErtCmdState.ABORT);
-      throw new DepError('EINVAL', `${this.name}: command opcode ${opcode} is not supported (ERT_START_CU only)`);
+      throw new DepError('EINVAL', `${this.name}: command opcode ${opcode} is not supported (ERT_START_CU, ERT_CMD_CHAIN)`);
     }
-    const units = buf.read32(CmdLayout.UNITS_OFFSET);
     setCmdState(cmd, ErtCmdState.NEW);
     const hctx = this;
-    const j = job as unknown as AmdxdnaJob;
-    j.msgId = fw.mailbox.send({ opcode: 'execbuf', units, label: `${this.name}:${job.seq}` }, (resp) => {
+    const handler = (resp: MailboxResponse): void => {
       hctx.#onResponse(j, resp);
-    });
+    };
+    if (isChain) {
+      // aie2_cmdlist_multi_execbuf: one `chain` message for every command of the list.
+      const units = j.chain.map((c) => (c.buffer === null || c.buffer.freed ? 0 : c.buffer.read32(CmdLayout.UNITS_OFFSET)));
+      j.msgId = fw.mailbox.send({ opcode: 'chain', units }, handler);
+    } else {
+      j.msgId = fw.mailbox.send({ opcode: 'execbuf', units: buf.read32(CmdLayout.UNITS_OFFSET), label: `${this.name}:${job.seq}` }, handler);
+    }
     this.#inflight.add(j);
     const fence = j.hwFence;
     fence.timeline = this.name;
@@ -342,6 +378,7 @@ export class AmdxdnaHwctx {
     }
     j.cmdBo.put();
     for (const bo of j.bos) bo.put();
+    for (const c of j.chain) c.put();
   }
 
   // --- completion: irq → receive worker --------------------------------------------------
@@ -381,6 +418,12 @@ export class AmdxdnaHwctx {
         break;
     }
     setCmdState(job.cmdBo, state);
+    if (resp.status === 'error' && job.chain.length > 0) {
+      // aie2_sched_cmdlist_resp_handler: the failing command's index into cc->error_index.
+      const buf = job.cmdBo.buffer;
+      const idx = resp.failedIndex >= 0 && resp.failedIndex < job.chain.length ? resp.failedIndex : 0;
+      if (buf !== null && !buf.freed) buf.write32(ChainLayout.ERROR_INDEX_OFFSET, idx);
+    }
     const fence = job.hwFence;
     if (err !== 0) {
       fence.setError(err);

@@ -4,13 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { isDepError } from '@dep/kernel';
 import type { AmdxdnaDevice } from './device.js';
 import type { AmdxdnaFile } from './file.js';
-import { getCmdState } from './hwctx.js';
+import { getCmdState, writeChain } from './hwctx.js';
 import type { Fields, IoctlSchema } from '@dep/drm';
 import {
   AmdxdnaBoType,
   AmdxdnaConfigHwctxParam,
   AmdxdnaGetParam,
   CONFIG_HWCTX,
+  ChainLayout,
   CREATE_BO,
   CREATE_HWCTX,
   DESTROY_HWCTX,
@@ -191,12 +192,12 @@ describe('firmware errors', () => {
     expect(shutdownReports(rt)).toEqual([]);
   });
 
-  it('an opcode other than ERT_START_CU fails in run_job: ABORT, -EINVAL on the fence', async () => {
+  it('an opcode other than ERT_START_CU / ERT_CMD_CHAIN fails in run_job: ABORT, -EINVAL on the fence', async () => {
     const { rt, dev } = setup();
     await rt.run(async () => {
       const { f, ctx } = await client(dev);
       const hw = f.hwctxs.lookup(ctx)!;
-      const c = await cmdBo(f, 1, ErtOpcode.CMD_CHAIN);
+      const c = await cmdBo(f, 1, 5);
       const { seq } = await f.execCmd({ hwctx: ctx, cmdHandles: c, cmdCount: 1 });
       const out = hw.outFence(seq)!;
       await f.waitCmd({ hwctx: ctx, seq });
@@ -288,6 +289,53 @@ describe('mailbox full', () => {
       await out.wait();
       expect(out.getStatus()).toBe(1);
       out.put();
+      await dev.fini();
+    });
+    expect(shutdownReports(rt)).toEqual([]);
+  });
+});
+
+describe('command chains (ERT_CMD_CHAIN)', () => {
+  it('one chain message for the list; COMPLETED; a firmware failure names its index in error_index; malformed lists are EINVAL', async () => {
+    const { rt, dev } = setup();
+    await rt.run(async () => {
+      const { f, ctx } = await client(dev);
+      const hw = f.hwctxs.lookup(ctx)!;
+      const subs = [await cmdBo(f, 2), await cmdBo(f, 3), await cmdBo(f, 4)];
+      const chainBo = async (handles: number[]): Promise<number> => {
+        const { handle } = await f.createBo({ size: 4096n, type: AmdxdnaBoType.CMD });
+        writeChain(f.gem.lookup(handle)!, handles);
+        return handle;
+      };
+      const ok = await chainBo(subs);
+      const { seq } = await f.execCmd({ hwctx: ctx, cmdHandles: ok, cmdCount: 1 });
+      const out = hw.outFence(seq)!;
+      await f.waitCmd({ hwctx: ctx, seq });
+      expect(out.getStatus()).toBe(1);
+      out.put();
+      expect(getCmdState(f.gem.lookup(ok)!)).toBe(ErtCmdState.COMPLETED);
+      // The firmware fails the second command of the list.
+      dev.npu.faults.firmwareError({ site: 'aie:chain', nth: 2 });
+      const bad = await chainBo(subs);
+      const { seq: s2 } = await f.execCmd({ hwctx: ctx, cmdHandles: bad, cmdCount: 1 });
+      const out2 = hw.outFence(s2)!;
+      await f.waitCmd({ hwctx: ctx, seq: s2 });
+      expect(out2.getStatus()).toBeLessThan(0);
+      out2.put();
+      const badObj = f.gem.lookup(bad)!;
+      expect(getCmdState(badObj)).toBe(ErtCmdState.ERROR);
+      expect(badObj.buffer!.read32(ChainLayout.ERROR_INDEX_OFFSET)).toBe(1);
+      // Malformed lists: a SHMEM BO in it, a chain in a chain, another client's handle, an empty list.
+      const { handle: shmem } = await f.createBo({ size: 4096n, type: AmdxdnaBoType.SHMEM });
+      const withShmem = await chainBo([subs[0]!, shmem]);
+      await expectErrno(dev, () => f.execCmd({ hwctx: ctx, cmdHandles: withShmem, cmdCount: 1 }), 'EINVAL', 'a SHMEM BO in the list');
+      const empty = await chainBo([subs[0]!]);
+      f.gem.lookup(empty)!.buffer!.write32(ChainLayout.COUNT_OFFSET, 0);
+      await expectErrno(dev, () => f.execCmd({ hwctx: ctx, cmdHandles: empty, cmdCount: 1 }), 'EINVAL', 'an empty list');
+      const nested = await chainBo([ok]);
+      await expectErrno(dev, () => f.execCmd({ hwctx: ctx, cmdHandles: nested, cmdCount: 1 }), 'EINVAL', 'a chain in the list');
+      const foreign = await chainBo([999]);
+      await expectErrno(dev, () => f.execCmd({ hwctx: ctx, cmdHandles: foreign, cmdCount: 1 }), 'EINVAL', 'a handle naming nothing');
       await dev.fini();
     });
     expect(shutdownReports(rt)).toEqual([]);

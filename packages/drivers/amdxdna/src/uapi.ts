@@ -70,6 +70,21 @@ export const CmdLayout = {
   OPCODE_MASK: 0x1f,
 } as const;
 
+/**
+ * Payload of an `ERT_CMD_CHAIN` command BO (`struct amdxdna_cmd_chain`, after the header):
+ * `command_count`, `submit_index`, `error_index`, three reserved words, then one u64 per
+ * command: the handle of a command BO (its low word).
+ */
+export const ChainLayout = {
+  COUNT_OFFSET: 4,
+  SUBMIT_INDEX_OFFSET: 8,
+  ERROR_INDEX_OFFSET: 12,
+  DATA_OFFSET: 28,
+} as const;
+
+/** Commands one chain may hold at most (the model's bound; the driver's is the chain buffer size). */
+export const MAX_CHAIN_CMDS = 64;
+
 /** `enum amdxdna_drm_get_param` values this driver answers. */
 export const AmdxdnaGetParam = {
   QUERY_AIE_STATUS: 0,
