@@ -142,3 +142,18 @@ describe('exec with no batch buffer', () => {
     expect(rt.shutdown()).toEqual([]);
   });
 });
+
+describe('VM destroy with a dma-fence queue alive', () => {
+  it('is allowed; the queue keeps the VM, closed: its execs fail with ECANCELED', async () => {
+    const { rt, xe } = setup();
+    await rt.run(async () => {
+      const { f, vmId, execQueueId } = await client(xe);
+      await f.vmDestroy({ vmId });
+      expect(f.execQueues.lookup(execQueueId)!.vm.closed).toBe(true);
+      const r = await f.exec({ execQueueId, numBatchBuffer: 1, address: BO_VA, units: 1 }).catch((e: { code: string }) => e.code);
+      expect(r).toBe('ECANCELED');
+      await teardown(rt, xe, [f]);
+    });
+    expect(rt.shutdown()).toEqual([]);
+  });
+});

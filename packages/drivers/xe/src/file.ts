@@ -85,12 +85,18 @@ export class XeFile extends DrmFile {
     });
   }
 
-  /** `DRM_IOCTL_XE_VM_DESTROY`: EBUSY while exec queues still use it (xe: `-EBUSY` when `vm->preempt.num_exec_queues` … the model counts every queue). */
+  /**
+   * `DRM_IOCTL_XE_VM_DESTROY`: EBUSY while preempt-fence-mode exec queues still use it
+   * (`vm->preempt.num_exec_queues`); other queues keep the VM alive, closed — their execs
+   * then fail with ECANCELED.
+   */
   async vmDestroy(args: XeIoctlArgs<typeof XE_VM_DESTROY>): Promise<void> {
     return this.ioctl(XE_VM_DESTROY, args, (a) => {
       const vm = this.#vm(a.vmId, XE_VM_DESTROY.name);
-      for (const q of vm.queues) {
-        if (!q.state.destroyed && !q.released && this.#ownsQueue(q)) throw new DepError('EBUSY', `${XE_VM_DESTROY.name}: exec queue guc${q.gucId} still uses VM ${a.vmId}; destroy it first`);
+      if (vm.lr && !vm.faultMode) {
+        for (const q of vm.queues) {
+          if (!q.bannedOrKilled && !q.released) throw new DepError('EBUSY', `${XE_VM_DESTROY.name}: long-running exec queue guc${q.gucId} still uses VM ${a.vmId}; destroy it first`);
+        }
       }
       this.vms.remove(a.vmId);
       vm.close();
@@ -255,7 +261,7 @@ export class XeFile extends DrmFile {
       const q = this.execQueues.lookup(a.execQueueId);
       if (q === undefined) throw new DepError('ENOENT', `${who}: exec queue ${a.execQueueId} names nothing in ${this.label}`);
       const vm = q.vm;
-      if (vm.killedReason !== null) throw new DepError('ECANCELED', `${who}: the queue's VM was killed (${vm.killedReason})`);
+      if (vm.killedReason !== null || vm.closed) throw new DepError('ECANCELED', `${who}: the queue's VM was ${vm.closed ? 'destroyed' : `killed (${vm.killedReason})`}`);
       if (q.bannedOrKilled) throw new DepError('ECANCELED', `${who}: exec queue ${a.execQueueId} was banned (timeout or reset) or killed`);
       const { ins, outs, ufence } = this.#parseSyncs(a.syncs, who, vm.lr);
       let ufLoc: { map: IosysMap; offset: number } | null = null;
@@ -460,11 +466,6 @@ export class XeFile extends DrmFile {
     const vm = this.vms.lookup(id);
     if (vm === undefined || !(vm instanceof XeVm)) throw new DepError('ENOENT', `${who}: vm_id ${id} names no VM of ${this.label}`);
     return vm;
-  }
-
-  #ownsQueue(q: XeExecQueue): boolean {
-    for (const [, x] of this.execQueues.entries()) if (x === q) return true;
-    return false;
   }
 
   /** `xe_sync_entry_parse` for every sync: no state is touched. */

@@ -50,12 +50,13 @@ describe('long-running VM', () => {
     expect(rt.shutdown()).toEqual([]);
   });
 
-  it('syncobj out-syncs are refused (LR job fences are never exported); destroy signals the preempt fence with -ENOENT', async () => {
+  it('syncobj out-syncs are refused (LR job fences are never exported), VM destroy is EBUSY while the queue lives; destroy signals the preempt fence with -ENOENT', async () => {
     const { rt, xe } = setup();
     await rt.run(async () => {
-      const { f, execQueueId, q } = await lrClient(xe);
+      const { f, vmId, execQueueId, q } = await lrClient(xe);
       const { handle } = await f.syncobjCreate();
       expect(await errnoOf(f.exec({ execQueueId, numBatchBuffer: 1, address: BO_VA, units: 1, syncs: [{ type: XeSyncType.SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL, handle }] }))).toBe('EOPNOTSUPP');
+      expect(await errnoOf(f.vmDestroy({ vmId })), 'a preempt-fence queue still uses it').toBe('EBUSY');
       expect(q.dep.stats.pushed).toBe(0);
       const pf = q.preemptFence!.get();
       await f.execQueueDestroy({ execQueueId });
