@@ -16,7 +16,6 @@ import {
   CREATE_HWCTX,
   DESTROY_HWCTX,
   ErtCmdState,
-  ErtOpcode,
   EXEC_CMD,
   GET_BO_INFO,
   GET_INFO,
