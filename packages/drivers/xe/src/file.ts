@@ -169,8 +169,8 @@ export class XeFile extends DrmFile {
   /**
    * `DRM_IOCTL_XE_EXEC_QUEUE_CREATE`: a GuC context on the class's engines (REGISTER H2G;
    * scheduling is enabled by the first job). EINVAL for a class the GPU lacks or an
-   * instance beyond its engines, ENOENT for a VM that is not this file's, ECANCELED for a
-   * killed VM, EBUSY when the GuC id pool is empty.
+   * instance beyond its engines, ENOENT for a VM that is not this file's or was killed,
+   * EBUSY when the GuC id pool is empty.
    */
   async execQueueCreate(args: XeIoctlArgs<typeof XE_EXEC_QUEUE_CREATE>): Promise<{ readonly execQueueId: number }> {
     return this.ioctl(XE_EXEC_QUEUE_CREATE, args, async (a) => {
@@ -180,7 +180,7 @@ export class XeFile extends DrmFile {
       const cls = ENGINE_CLASS[inst.engineClass]!;
       const engines = this.xe.gpu.enginesOf(cls);
       if (inst.engineInstance >= engines.length) throw new DepError('EINVAL', `${who}: ${cls} instance ${inst.engineInstance} does not exist (the GPU has ${engines.length})`);
-      if (vm.killedReason !== null) throw new DepError('ECANCELED', `${who}: VM ${a.vmId} was killed`);
+      if (vm.killedReason !== null) throw new DepError('ENOENT', `${who}: VM ${a.vmId} was killed (xe_vm_is_closed_or_banned: -ENOENT)`);
       const xe = this.xe;
       const id = xe._allocGucId();
       let q: XeExecQueue;

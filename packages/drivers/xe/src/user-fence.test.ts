@@ -77,6 +77,7 @@ describe('convert ioctl', () => {
       expect(long.getStatus(), 'the VM kill killed its queue').toBe(-125);
       expect(await errnoOf(a.f.exec({ execQueueId: a.execQueueId, numBatchBuffer: 1, address: BO_VA, units: 1 }))).toBe('ECANCELED');
       expect(await errnoOf(a.f.vmConvertFence({ vmId: a.vmId, syncs: [{ handle, flags: XE_CONVERT_FLAG_SIGNAL, bo: a.bo, offset: 0n, value: 1n }] }))).toBe('ECANCELED');
+      expect(await errnoOf(a.f.execQueueCreate({ vmId: a.vmId, width: 1, numPlacements: 1, instances: [{ engineClass: 0 }] })), 'no new queue on a killed VM').toBe('ENOENT');
       const ok = await execWithFence(b.f, b.execQueueId, 1);
       await ok.wait();
       expect(ok.getStatus()).toBe(1);
