@@ -7,6 +7,7 @@
  */
 import { DrmDevice } from '@dep/drm';
 import { createGucDevice, type GucConfig, type GucDevice, type GucIrq, type HwBuffer } from '@dep/hw-sim';
+import { enablePreemptUsage } from '@dep/dma-resv';
 import { allocPreemptWorkqueue, type PreemptOrdering } from '@dep/fence-preempt';
 import { DepError, Workqueue, type Runtime } from '@dep/kernel';
 import { XeEngineGroup, engineGroupOf } from './engine-group.js';
@@ -32,7 +33,8 @@ export interface XeDeviceOptions {
   /**
    * Ordering of the long-running queues' preempt fences (rfc-designs B.1): `'none'` (xe
    * today: BOOKKEEP, only the user-fence TDR breaks a cycle), `'slot'` (RFC v1: the PREEMPT
-   * usage), `'gate'` (RFC v2). Default `'none'`.
+   * usage — enabled runtime-wide with `enablePreemptUsage` when the device is made), `'gate'`
+   * (RFC v2). Default `'none'`.
    */
   readonly preemptOrdering?: PreemptOrdering;
 }
@@ -74,6 +76,8 @@ export class XeDevice extends DrmDevice<XeFile> {
     if (!Number.isInteger(gucIds) || gucIds < 1 || gucIds > gpu.fw.timings.maxContexts) throw new DepError('EINVAL', `new XeDevice: gucIds must be 1 … ${gpu.fw.timings.maxContexts}`);
     const preemptOrdering = options.preemptOrdering ?? 'none';
     if (preemptOrdering !== 'none' && preemptOrdering !== 'slot' && preemptOrdering !== 'gate') throw new DepError('EINVAL', `new XeDevice: preemptOrdering must be 'none', 'slot' or 'gate'`);
+    // RFC v1's slot ordering needs DMA_RESV_USAGE_PREEMPT on the resvs made from now on (VMs, BOs).
+    if (preemptOrdering === 'slot') enablePreemptUsage(runtime);
     super({ runtime, memory: gpu.memory, driverName: 'xe', ...(options.name === undefined ? {} : { name: options.name }) });
     this.gpu = gpu;
     this.jobTimeoutMs = jobTimeoutMs;

@@ -225,9 +225,8 @@ export class XeFile extends DrmFile {
         try {
           await vm._addPreemptFence(pf);
         } catch (e) {
-          pf.put();
           this.execQueues.remove(handle);
-          await q.destroy();
+          await q.destroy(); // drops the queue's reference (the fence signals -ENOENT)
           throw e;
         } finally {
           pf.put();

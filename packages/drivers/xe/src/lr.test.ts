@@ -117,3 +117,23 @@ describe('long-running VM, ordering none (xe today)', () => {
     expect(rt.shutdown()).toEqual([]);
   });
 });
+
+describe('long-running VM, slot ordering (RFC v1)', () => {
+  it('the preempt fence sits in the PREEMPT usage; an eviction wait still suspends and the rebind worker re-arms', async () => {
+    const { rt, xe } = setup({ preemptOrdering: 'slot' });
+    await rt.run(async () => {
+      const { f, execQueueId, vm, q } = await lrClient(xe);
+      const pf1 = q.preemptFence!;
+      expect(pf1.usage).toBe(DmaResvUsage.PREEMPT);
+      await f.exec({ execQueueId, numBatchBuffer: 1, address: BO_VA, units: 30 });
+      await rt.sleep(5);
+      expect(await vm.resv.waitTimeout(DmaResvUsage.PREEMPT, 1000)).toBeGreaterThan(0);
+      expect(pf1.getStatus()).toBe(1);
+      await rt.sleep(1);
+      expect(q.resumes).toBe(1);
+      expect(q.preemptFence!.usage).toBe(DmaResvUsage.PREEMPT);
+      await teardown(rt, xe, [f]);
+    });
+    expect(rt.shutdown()).toEqual([]);
+  });
+});

@@ -124,7 +124,18 @@ export class XeVm extends GpuVm {
     const qs = [...this.queues].filter((q) => q._needsResume());
     if (qs.length === 0) return;
     const fences = qs.map((q) => q._newPreemptFence());
-    const exec = await this.execLock({ numFences: qs.length });
+    let exec: Awaited<ReturnType<GpuVm['execLock']>>;
+    try {
+      exec = await this.execLock({ numFences: qs.length });
+    } catch {
+      // Never installed: let them signal (the queues are suspended already, so "preempt" is
+      // a no-op) — their preemptFinished queues this worker again, which retries.
+      for (const pf of fences) {
+        pf.enableSwSignaling();
+        pf.put();
+      }
+      return;
+    }
     try {
       for (const [i, q] of qs.entries()) {
         const pf = fences[i]!;
