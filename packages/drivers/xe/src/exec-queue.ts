@@ -427,9 +427,10 @@ export class XeExecQueue {
           this.#enabled = true;
           this.#pendingDisable = false;
         }
-        if (kind !== null) this.#wake(kind, msg.status);
-        else if (msg.action === 'submit' || msg.action === 'register') {
-          // Nothing it asked for happened: the work on the ring never runs. Ban.
+        const woken = kind !== null && this.#wake(kind, msg.status);
+        if (!woken && (msg.action === 'submit' || msg.action === 'register' || msg.action === 'enable-scheduling')) {
+          // Nothing it asked for happened and nobody waits to handle it (the first job's
+          // enable, a submit, the register): the work on the ring never runs. Ban.
           this.#banned = true;
           this.#errorPending(msg.status, ECANCELED);
         }
@@ -438,14 +439,15 @@ export class XeExecQueue {
     }
   }
 
-  #wake(kind: G2hKind, value: number): void {
+  #wake(kind: G2hKind, value: number): boolean {
     for (let i = 0; i < this.#waiters.length; i++) {
       const x = this.#waiters[i]!;
       if (x.kind !== kind) continue;
       this.#waiters.splice(i, 1);
       x.w.wake(value);
-      return;
+      return true;
     }
+    return false;
   }
 
   /** Wait for the G2H reply `kind` (sched-done / deregister-done). Resolves its value (running time, or a negative status), or null after {@link XE_G2H_TIMEOUT}. */

@@ -176,3 +176,24 @@ describe('device lost', () => {
     expect(rt.shutdown()).toEqual([]);
   });
 });
+
+describe('firmware errors', () => {
+  it('an error G2H for the first job\'s enable-scheduling bans the queue: its fences error out instead of re-arming forever', async () => {
+    const { rt, xe } = setup();
+    await rt.run(async () => {
+      const a = await client(xe);
+      const b = await client(xe, XeEngineClass.COPY);
+      xe.gpu.faults.firmwareError({ site: 'guc:enable-scheduling', nth: 1 });
+      const fa = await execWithFence(a.f, a.execQueueId, 5);
+      await fa.wait();
+      expect(fa.getStatus()).toBeLessThan(0);
+      expect(a.f.execQueues.lookup(a.execQueueId)!.state.banned).toBe(true);
+      const fb = await execWithFence(b.f, b.execQueueId, 5);
+      await fb.wait();
+      expect(fb.getStatus(), 'the next context enables fine').toBe(1);
+      for (const x of [fa, fb]) x.put();
+      await teardown(rt, xe, [a.f, b.f]);
+    });
+    expect(rt.shutdown()).toEqual([]);
+  });
+});
