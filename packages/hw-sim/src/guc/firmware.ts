@@ -55,6 +55,8 @@ export class GucFirmware {
   readonly #ctxs = new Map<number, GucCtx>();
   readonly #host = new Map<number, HostView>();
   #inflight = 0;
+  readonly #h2gQueue: H2g[] = [];
+  readonly #g2hQueue: Array<{ readonly gen: number; readonly msg: G2hMessage }> = [];
   #gen = 0;
   #resetting = false;
 
@@ -282,8 +284,9 @@ export class GucFirmware {
 
   /** @internal Process one H2G request. */
   process(m: H2g): void {
+    if (m.gen !== this.#gen) return; // sent before a GT reset, which emptied the buffer
     this.#inflight--;
-    if (this.#dev.lost || m.gen !== this.#gen) return;
+    if (this.#dev.lost) return;
     const dev = this.#dev;
     const err = dev.faults.armed ? dev.faults.fwError(`guc:${m.action}`) : null;
     if (err !== null) {
@@ -307,12 +310,27 @@ export class GucFirmware {
     const dev = this.#dev;
     this.#inflight++;
     if (dev.rt.trace.enabled) dev.rt.trace.emit('hw:fw', { dev: dev.name, dir: 'h2g', type: action, target: id >= 0 ? `guc${id}` : undefined, status: undefined }, { lane: `${dev.name}:fw` });
-    const m: H2g = { fw: this, gen: this.#gen, action, id, apply, rollback };
-    dev.schedule(this.#t.h2gLatencyMs, processH2g, m);
+    // The CT buffers are rings: each delivery event takes the *oldest* message, so requests
+    // arrive in the order they were sent even when chaos reorders same-instant events.
+    this.#h2gQueue.push({ fw: this, gen: this.#gen, action, id, apply, rollback });
+    dev.schedule(this.#t.h2gLatencyMs, processH2g, this);
   }
 
   #g2h(msg: G2hMessage): void {
-    this.#dev.schedule(this.#t.g2hLatencyMs, deliverG2h, { fw: this, gen: this.#gen, msg });
+    this.#g2hQueue.push({ gen: this.#gen, msg });
+    this.#dev.schedule(this.#t.g2hLatencyMs, deliverG2h, this);
+  }
+
+  /** @internal The delivery event of one H2G request: processes the oldest one. */
+  processNext(): void {
+    const m = this.#h2gQueue.shift();
+    if (m !== undefined) this.process(m);
+  }
+
+  /** @internal The delivery event of one G2H message: delivers the oldest one. */
+  deliverNext(): void {
+    const g = this.#g2hQueue.shift();
+    if (g !== undefined) this.deliver(g.gen, g.msg);
   }
 
   #checkSend(what: string): void {
@@ -345,13 +363,11 @@ export class GucFirmware {
 function noop(): void {}
 
 function processH2g(arg: unknown): void {
-  const m = arg as H2g;
-  m.fw.process(m);
+  (arg as GucFirmware).processNext();
 }
 
 function deliverG2h(arg: unknown): void {
-  const a = arg as { fw: GucFirmware; gen: number; msg: G2hMessage };
-  a.fw.deliver(a.gen, a.msg);
+  (arg as GucFirmware).deliverNext();
 }
 
 function wakeNull(arg: unknown): void {

@@ -1,4 +1,4 @@
-import { isDepError, type TraceRecord } from '@dep/kernel';
+import { isDepError, Runtime, type TraceRecord } from '@dep/kernel';
 import { describe, expect, it } from 'vitest';
 import { createCommandRing, type Command } from '../commands.js';
 import type { DeviceLostIrq } from '../irq.js';
@@ -325,5 +325,21 @@ describe('GuC-like firmware', () => {
     expect(irqs.filter((i) => i.ev.kind === 'user-interrupt')).toEqual([]);
     expect(errCode(() => dev.fw.submit(1))).toBe('ENODEV');
     expect(errCode(() => dev.fw.registerContext({ id: 2, engineClass: 'render', ring: createCommandRing(64) }))).toBe('ENODEV');
+  });
+});
+
+describe('H2G channel order under chaos', () => {
+  it('a register and an enable sent in the same instant arrive in order for every chaos seed', async () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const rt = new Runtime({ chaos: true, seed });
+      const dev = createGucDevice(rt);
+      dev.requestIrq(() => undefined);
+      await rt.run(async () => {
+        dev.fw.registerContext({ id: 3, engineClass: 'render', ring: createCommandRing(64, 'ring3') });
+        dev.fw.enableScheduling(3);
+        await rt.sleep(1);
+      });
+      expect([seed, dev.fw.contextInfo(3)?.enabled]).toEqual([seed, true]);
+    }
   });
 });
