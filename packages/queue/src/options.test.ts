@@ -267,6 +267,26 @@ describe('INACTIVE finished fences (rfc-designs E.2)', () => {
     expect(rt.shutdown()).toEqual([]);
   });
 
+  it('a dropped armed job leaves a seqno gap that the next push does not report as out of order', async () => {
+    const { rt, hw, q } = setup({ inactiveFences: true });
+    await rt.run(async () => {
+      const dropped = new MockJob(q);
+      dropped.arm();
+      dropped.put(); // seqno 1 is never pushed: a legal drop under INACTIVE
+      const next = new MockJob(q);
+      const armed = next.arm();
+      const f = armed.finishedFence().get();
+      armed.push(); // seqno 2 right after the gap
+      await rt.yield();
+      hw.advance(1);
+      expect(await f.wait()).toBe(0);
+      f.put();
+      armed.put();
+      await q.fini();
+    });
+    expect(rt.shutdown()).toEqual([]);
+  });
+
   it('without INACTIVE, an armed job freed without push is a WARN and its fence signals -ECANCELED', async () => {
     const { rt, q } = setup({ checks: 'warn' });
     await rt.run(async () => {

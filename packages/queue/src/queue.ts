@@ -138,6 +138,7 @@ export class DepQueue<J extends DepJob = DepJob> {
   /** @internal Jobs initialised and not yet freed. */ _jobs = 0;
   /** @internal Last seqno handed out by arm. */ _seq = 0;
   /** @internal Last seqno pushed. */ _pushedSeq = 0;
+  /** @internal Seqnos armed and then dropped unpushed (a legal drop leaves a gap in the timeline). */ _droppedSeqs: Set<number> | null = null;
   /** @internal Flag bits (Q_*). */ _fl = 0;
   /** @internal When the armed TDR fires (ms). */ _tdrDeadline = 0;
   /** @internal Jobs whose final put came in atomic context on a queue without irq-safe free. */ _deferred: DepJob[] | null = null;
@@ -364,6 +365,11 @@ export class DepQueue<J extends DepJob = DepJob> {
     const lock = this._submitLock;
     if (lock !== null && rt.lockdep.enabled) rt.lockdep.assertHeld(lock, `the submission lock of drm_dep queue ${this.name} (arm and push must be atomic against other submitters)`);
     const seq = job._seq;
+    const dropped = this._droppedSeqs;
+    if (dropped !== null) {
+      while (dropped.delete(this._pushedSeq + 1)) this._pushedSeq++;
+      if (dropped.size === 0) this._droppedSeqs = null;
+    }
     if (seq !== this._pushedSeq + 1) {
       rt.reports.warnOn(
         true,
@@ -708,6 +714,7 @@ export class DepQueue<J extends DepJob = DepJob> {
     let warnUnpushed = false;
     job._releaseDeps();
     const fence = job._fence;
+    if (st === ST_ARMED) (this._droppedSeqs ??= new Set()).add(job._seq);
     if (st === ST_ARMED && !fence.testSignaledFlag()) {
       const waiters = x?.actWaiters ?? null;
       if (this.inactiveFences && waiters === null) {
