@@ -16,9 +16,9 @@
  *   the driver publishes after push; a failure before push drops an unpublished fence:
  *   nothing signalled with an error, the display keeps the previous frame.
  *
- * What the run also shows (a finding for @dep/queue): with INACTIVE, the job pushed after
- * a dropped one still gets the queue's "pushed out of arm order" WARN — the dropped job's
- * seqno is a gap the push-order check does not forgive, though the drop is legal there.
+ * With INACTIVE the run is WARN-free: the dropped job's seqno is a gap the queue's
+ * push-order check skips (an earlier version of @dep/queue WARNed there, found by this
+ * scenario).
  */
 import { isDepError } from '@dep/kernel';
 import { Syncobj, type Fence } from '@dep/dma-fence';
