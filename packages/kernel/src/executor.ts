@@ -23,7 +23,12 @@ export interface ExecutorHooks {
 export interface ExecutorStats {
   /** Events run (cancelled ones not counted). */
   events: number;
-  /** Macrotask hops taken (wake-ups and task starts). */
+  /**
+   * Task switches: events that resume or start a task (wake-ups, task and worker starts) —
+   * the kernel's context switches, whether or not a macrotask hop was needed.
+   */
+  switches: number;
+  /** Macrotask hops taken (switches whose task did not finish synchronously). */
   hops: number;
 }
 
@@ -40,11 +45,12 @@ export abstract class Executor {
   abstract readonly kind: 'virtual' | 'real';
   protected readonly queue = new EventQueue();
   protected readonly hooks: ExecutorHooks;
-  readonly stats: ExecutorStats = { events: 0, hops: 0 };
+  readonly stats: ExecutorStats = { events: 0, switches: 0, hops: 0 };
   #seq = 0;
   #current: Task | null = null;
   #port: HopPort | null = null;
   #hopResolve: (() => void) | null = null;
+  #skipHop = false;
 
   readonly #settle: ((frame: Task | null) => void) | null;
 
@@ -94,6 +100,15 @@ export abstract class Executor {
     ev.cancelled = true;
   }
 
+  /**
+   * Called by the running hop event (a task start, a worker start) when its frame finished
+   * synchronously — nothing awaits, so no continuation needs the macrotask hop: the next
+   * event runs at once. A no-op outside a hop event.
+   */
+  skipHop(): void {
+    this.#skipHop = true;
+  }
+
   /** Called after queueing; the real-time executor starts its loop here. */
   protected abstract kick(): void;
 
@@ -102,12 +117,14 @@ export abstract class Executor {
     const frame = ev.frame;
     this.#current = frame;
     this.stats.events++;
+    this.#skipHop = false;
+    if (ev.hop) this.stats.switches++;
     try {
       ev.fn(ev.arg);
     } catch (e) {
       this.hooks.oops(e, frame);
     }
-    if (ev.hop) return true;
+    if (ev.hop && !this.#skipHop) return true;
     this.#current = null;
     const settle = this.#settle;
     if (settle !== null && frame !== null) settle(frame);

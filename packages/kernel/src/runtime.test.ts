@@ -363,3 +363,28 @@ describe('subsystems', () => {
     expect(new Runtime().subsystem(key, () => ({ n: 99 })).n).toBe(99);
   });
 });
+
+describe('task switches and macrotask hops', () => {
+  it('a task or work item that finishes synchronously is a switch without a hop', async () => {
+    const rt = new Runtime();
+    const { switches, hops } = rt.executor.stats;
+    rt.spawn('sync', () => 1);
+    await rt.runUntilIdle();
+    expect([rt.executor.stats.switches - switches, rt.executor.stats.hops - hops]).toEqual([1, 0]);
+    rt.spawn('async', async () => {
+      await rt.yield();
+    });
+    await rt.runUntilIdle();
+    // start + wake-up: two switches, both with a hop (the task awaited)
+    expect([rt.executor.stats.switches - switches, rt.executor.stats.hops - hops]).toEqual([3, 2]);
+  });
+
+  it('a synchronous task still settles: leaving a spinlock-like atomic section is reported', async () => {
+    const rt = new Runtime({ checks: 'warn' });
+    rt.spawn('leaky', () => {
+      rt.current.atomic++;
+    });
+    await rt.runUntilIdle();
+    expect(rt.reports.list.some((r) => r.kind === 'context' && /leaky/.test(r.message))).toBe(true);
+  });
+});

@@ -299,9 +299,11 @@ export class Runtime {
             );
           } else {
             finish({ ok: true, value: r });
+            this.executor.skipHop();
           }
         } catch (error) {
           finish({ ok: false, error });
+          this.executor.skipHop();
         }
       },
       null,

@@ -548,6 +548,7 @@ export class Workqueue {
     if (s === null) {
       // Cancelled (or still running elsewhere) since the worker was woken.
       this.#idle.push(worker);
+      this.rt.executor.skipHop();
       return;
     }
     this.#unlink(s);
@@ -573,12 +574,15 @@ export class Workqueue {
       r = work.fn(work);
     } catch (e) {
       this.#finish(worker, { error: e });
+      rt.executor.skipHop();
       return;
     }
     if (r !== undefined && r !== null && typeof r.then === 'function') {
       r.then(worker.onDone, worker.onError);
     } else {
+      // A synchronous work function: the worker is done, no continuation needs the hop.
       this.#finish(worker, null);
+      rt.executor.skipHop();
     }
   }
 

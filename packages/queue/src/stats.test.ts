@@ -16,7 +16,7 @@ export interface Counted {
   putWorkItems: number;
   /** Executor events (every callback the runtime ran: workers, irqs, wake-ups). */
   events: number;
-  /** Macrotask hops: a switch into a task (a worker start, a wake-up). */
+  /** Context switches: a switch into a task (a worker start, a wake-up). */
   hops: number;
 }
 
@@ -66,7 +66,7 @@ export async function countPaths(options: { bypass: boolean; irqPut: boolean; qu
     runWorkItems,
     putWorkItems,
     events: rt.executor.stats.events - before.events,
-    hops: rt.executor.stats.hops - before.hops,
+    hops: rt.executor.stats.switches - before.switches,
   };
   await rt.run(async () => {
     for (const q of qs) await q.fini();

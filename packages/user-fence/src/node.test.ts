@@ -61,6 +61,8 @@ describe('cross-thread memory fences', () => {
   it('a ref\'d handle keeps Node alive only while a fence is waited on', async () => {
     const { rt, slot, drv, umd } = await setup();
     const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    // Other tests' timers may come and go across awaits: compare only counts taken
+    // synchronously around our own arm, where nothing else can run.
     const before = timers();
     const f = drv.createFence(1n);
     f.addCallback(() => {});
@@ -68,7 +70,14 @@ describe('cross-thread memory fences', () => {
     await umd.write(slot, 1n);
     while (!f.testSignaledFlag()) await new Promise((r) => setTimeout(r, 1));
     await rt.runUntilIdle();
-    expect(timers()).toBe(before);
+    // Released: arming again refs the handle anew (+1); were it still ref'd, the count would not move.
+    const idle = timers();
+    const g = drv.createFence(2n);
+    g.addCallback(() => {});
+    expect(timers()).toBe(idle + 1);
+    await umd.write(slot, 2n);
+    while (!g.testSignaledFlag()) await new Promise((r) => setTimeout(r, 1));
+    await rt.runUntilIdle();
   });
 
   it('opt-in spinning: signals without sleeping when the write comes within the spin', async () => {
