@@ -4,28 +4,8 @@ import { DmaFence, Syncobj, contextAlloc, fenceWaitsOf, fenceWaitsOn, type DmaFe
 import { DmaResv, DmaResvUsage } from '@dep/dma-resv';
 import { PREEMPT_FENCE_BRAND } from './fence.js';
 import { DepQueue } from './queue.js';
-import { MockDriver, MockHw, MockJob, type MockDriverOptions } from './testing.js';
-import type { DepQueueOptions } from './types.js';
-
-const ops: DmaFenceOps = { getDriverName: () => 'test', getTimelineName: () => 'test' };
-
-function setup(options: Partial<DepQueueOptions<MockJob>> & { checks?: 'strict' | 'warn' | 'off'; driver?: MockDriverOptions } = {}) {
-  const rt = new Runtime({ checks: options.checks ?? 'strict' });
-  const hw = new MockHw({ runtime: rt });
-  const drv = new MockDriver(hw, options.driver);
-  const q = new DepQueue<MockJob>({ runtime: rt, name: 'q0', creditLimit: 8, ...options, ops: options.ops ?? drv.ops });
-  return { rt, hw, drv, q };
-}
-
-function submit(q: DepQueue<MockJob>, opts: { duration?: number; credits?: number; deps?: Fence[] } = {}): { job: MockJob; fence: Fence } {
-  const job = new MockJob(q, { ...(opts.duration === undefined ? {} : { duration: opts.duration }), ...(opts.credits === undefined ? {} : { credits: opts.credits }) });
-  for (const d of opts.deps ?? []) job.addDependency(d.get());
-  const armed = job.arm();
-  const fence = armed.finishedFence().get();
-  armed.push();
-  armed.put();
-  return { job, fence };
-}
+import { MockDriver, MockHw, MockJob } from './testing.js';
+import { ops, setup, submit } from './test-helpers.js';
 
 const leaks = (rt: Runtime) => rt.shutdown().filter((r) => r.kind === 'leak' || r.kind === 'use-after-free');
 

@@ -1,30 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DepError, Mutex, Runtime, isDepError } from '@dep/kernel';
-import { DmaFence, contextAlloc, type DmaFenceOps, type Fence } from '@dep/dma-fence';
+import { DmaFence, contextAlloc, type Fence } from '@dep/dma-fence';
 import { DepQueue } from './queue.js';
 import { MockDriver, MockHw, MockJob } from './testing.js';
-import type { DepQueueOptions } from './types.js';
-
-const ops: DmaFenceOps = { getDriverName: () => 'test', getTimelineName: () => 'test' };
-
-function setup(options: Partial<DepQueueOptions<MockJob>> & { checks?: 'strict' | 'warn' | 'off'; seed?: number; chaos?: boolean } = {}) {
-  const rt = new Runtime({ checks: options.checks ?? 'strict', seed: options.seed ?? 1, chaos: options.chaos ?? false });
-  const hw = new MockHw({ runtime: rt });
-  const drv = new MockDriver(hw);
-  const q = new DepQueue<MockJob>({ runtime: rt, name: 'q0', creditLimit: 8, ...options, ops: options.ops ?? drv.ops });
-  return { rt, hw, drv, q };
-}
-
-/** init → arm → push → put: returns the job's finished fence (with a reference). */
-function submit(q: DepQueue<MockJob>, opts: { duration?: number; credits?: number; deps?: Fence[] } = {}): { job: MockJob; fence: Fence } {
-  const job = new MockJob(q, { ...(opts.duration === undefined ? {} : { duration: opts.duration }), ...(opts.credits === undefined ? {} : { credits: opts.credits }) });
-  for (const d of opts.deps ?? []) job.addDependency(d.get());
-  const armed = job.arm();
-  const fence = armed.finishedFence().get();
-  armed.push();
-  armed.put();
-  return { job, fence };
-}
+import { ops, setup, submit } from './test-helpers.js';
 
 describe('DepQueue: a single job', () => {
   it('runs on the worker, completes from the hardware fence, retires and frees', async () => {
