@@ -189,10 +189,11 @@ export interface SimOptions {
 /**
  * A runtime for a scenario run (checks `warn`, so reports are collected, not thrown), with
  * a memory trace sink attached. `armFaults()` applies `--faults` (seeded allocation
- * failures) once the scenario's set-up is done, so they hit the paths under test.
+ * failures) and the reliability harness's faults (`explore --faults <list>`) once the
+ * scenario's set-up is done, so they hit the paths under test.
  */
 export function newSim(
-  opts: Pick<ScenarioOptions, 'seed' | 'chaos' | 'faults'>,
+  opts: Pick<ScenarioOptions, 'seed' | 'chaos' | 'faults' | 'harnessFaults'>,
   sim: SimOptions,
 ): { rt: Runtime; trace: MemoryTraceSink; chaos: boolean; armFaults: () => void } {
   const chaos = opts.chaos ?? sim.chaosDefault ?? false;
@@ -200,6 +201,7 @@ export function newSim(
   const trace = new MemoryTraceSink();
   rt.trace.attach(trace);
   const armFaults = (): void => {
+    opts.harnessFaults?.arm(rt);
     if (opts.faults !== true) return;
     rt.faults.failAlloc({ probability: sim.faultProbability ?? 0.05, ...(sim.faultSite === undefined ? {} : { site: sim.faultSite }) });
   };

@@ -1,5 +1,5 @@
 import type pc from 'picocolors';
-import type { Report, TraceRecord } from '@dep/kernel';
+import type { Report, Runtime, TraceRecord } from '@dep/kernel';
 import { kernelScenario } from './kernel.js';
 import { bypassVsWorkerScenario, irqPutScenario } from './queue-options.js';
 import { inactiveFenceScenario } from './inactive-fence.js';
@@ -44,6 +44,35 @@ export interface ScenarioOptions {
   readonly faults?: boolean;
   /** Reports progress of a long run (the CLI draws a bar on a terminal). */
   readonly progress?: (done: number, total: number) => void;
+  /**
+   * The reliability harness's faults for this run (`explore --faults <list>`); absent
+   * outside the harness. See {@link HarnessFaults}.
+   */
+  readonly harnessFaults?: HarnessFaults;
+}
+
+/**
+ * What `explore --faults <list>` can inject. `alloc` (allocation failures), `hang`
+ * (a batch that never completes), `fw-error` (a firmware error reply) and `page-fault` (a
+ * batch stalled on a page fault) are armed by the harness itself through `rt.faults`, one
+ * site at a time; `kill` (a context killed mid-flight), `teardown` (a queue or file torn
+ * down mid-flight) and `device-lost` need the scenario's own hands and are injected by
+ * scenarios that list them in {@link Scenario.faultKinds}.
+ */
+export type FaultKind = 'alloc' | 'hang' | 'fw-error' | 'page-fault' | 'kill' | 'teardown' | 'device-lost';
+
+/**
+ * The harness's faults for one run. A scenario taking part calls {@link arm} on each of
+ * its runtimes once its set-up is done (where `--faults` arms: the faults then hit the
+ * paths under test, not the set-up), and injects the kinds it implements itself
+ * (`kill`, `teardown`, `device-lost`) when they are in {@link kinds}. Nothing here may
+ * change a run without faults: `arm` only installs rules and counts calls.
+ */
+export interface HarnessFaults {
+  /** The kinds to inject in this run (a subset of the scenario's {@link Scenario.faultKinds}). */
+  readonly kinds: readonly FaultKind[];
+  /** Install the harness's fault rules on `rt` (process context, before the faulted work). */
+  arm(rt: Runtime): void;
 }
 
 /** Per client and queue: what the summary table shows. */
@@ -123,6 +152,19 @@ export interface Scenario {
   readonly summary: string;
   /** Scenario-specific options. */
   readonly params?: readonly ScenarioParam[];
+  /**
+   * The fault kinds `explore --faults <list>` may apply to this scenario. Absent: the
+   * kinds the harness arms itself (`alloc`, `hang`, `fw-error`, `page-fault`), which reach
+   * only scenarios whose runtimes call {@link HarnessFaults.arm}.
+   */
+  readonly faultKinds?: readonly FaultKind[];
+  /**
+   * Invariants (apps/demo/src/invariants/, by name) a run with these params breaks on
+   * purpose, because breaking them is what the scenario demonstrates (the kernel
+   * scenario's lockdep splat, `preempt-deadlock --ordering none`'s cycle). The harness does
+   * not count those as violations. `params` has every param, defaults filled in.
+   */
+  readonly demonstrates?: (params: Readonly<Record<string, string>>) => readonly string[];
   /**
    * Runs the scenario. Writes its narrative with `log`; returns the result the CLI
    * summarises (or nothing, for a scenario with nothing to summarise).
