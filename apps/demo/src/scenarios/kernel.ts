@@ -102,6 +102,8 @@ export async function runKernelScenario(
 export const kernelScenario: Scenario = {
   name: 'kernel',
   summary: 'the runtime alone: two workqueues, a timer, lockdep catching an AB-BA order and a reclaim allocation',
+  // The lockdep splats are the point; a seed that really deadlocks never destroys its workqueues.
+  demonstrates: () => ['no-lockdep', 'no-leak'],
   async run(opts: ScenarioOptions): Promise<ScenarioResult> {
     const { seed, log, colors } = opts;
     const { lines, reports, deadlocked, records, chaos } = await runKernelScenario(seed, {
