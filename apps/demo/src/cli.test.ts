@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { checkChromeTrace } from './chrome-trace.js';
 import { main, type CliIO } from './cli.js';
 import { createProgress } from './progress.js';
-import { scenarios as registered, type Scenario, type ScenarioOptions } from './scenarios/index.js';
+import { DEFAULT_SCENARIO, scenarios as registered, type Scenario, type ScenarioOptions } from './scenarios/index.js';
 
 function capture(): CliIO & { out: () => string; err: () => string } {
   let out = '';
@@ -58,9 +58,10 @@ describe('demo CLI arguments', () => {
 
   it('prints help with the scenario list and exits 0', async () => {
     const io = capture();
-    expect(await main(['--help'], io, [recorder('kernel', [])])).toBe(0);
+    expect(await main(['--help'], io, [recorder('kernel', []), recorder(DEFAULT_SCENARIO, [])])).toBe(0);
     expect(io.out()).toContain('Usage: dep-demo');
-    expect(io.out()).toMatch(/kernel\s+records its options \(kernel\) \(default\)/);
+    expect(io.out()).toMatch(new RegExp(`${DEFAULT_SCENARIO}\\s+records its options \\(${DEFAULT_SCENARIO}\\) \\(default\\)`));
+    expect(io.out()).not.toMatch(/kernel\s+records its options \(kernel\) \(default\)/);
   });
 
   it('runs the named scenario with the parsed seed', async () => {
@@ -72,9 +73,10 @@ describe('demo CLI arguments', () => {
     expect(b.map((o) => o.seed)).toEqual([42]);
   });
 
-  it('runs the default scenario (kernel) when none is named, seed 1 by default', async () => {
+  it('runs the default scenario (flagship) when none is named, seed 1 by default', async () => {
     const k: ScenarioOptions[] = [];
-    expect(await main([], capture(), [recorder('other', []), recorder('kernel', k)])).toBe(0);
+    expect(DEFAULT_SCENARIO).toBe('flagship');
+    expect(await main([], capture(), [recorder('other', []), recorder(DEFAULT_SCENARIO, k)])).toBe(0);
     expect(k.map((o) => o.seed)).toEqual([1]);
   });
 
@@ -162,7 +164,7 @@ describe('demo CLI: outputs and options', () => {
   it('--list prints the scenarios only', async () => {
     const io = capture();
     expect(await main(['--list'], io)).toBe(0);
-    expect(io.out()).toMatch(/^ {2}kernel /);
+    expect(io.out()).toMatch(new RegExp(`^ {2}${DEFAULT_SCENARIO} `));
     expect(io.out()).not.toContain('Usage');
   });
 });

@@ -117,7 +117,7 @@ function writeOut(path: string, text: string): string {
 
 const EXAMPLES = `
 Examples:
-  npm run demo                                    the default scenario (kernel), seed 1
+  npm run demo                                    the default scenario (flagship), seed 1
   npm run demo -- bypass-vs-worker --seed 7       another scenario, another seed
   npm run demo -- bypass-vs-worker --html t.html  …and a timeline page to open in a browser
   npm run demo -- irq-put --trace t.json          …or a trace for Perfetto (ui.perfetto.dev → Open trace file)

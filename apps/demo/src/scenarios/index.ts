@@ -1,5 +1,6 @@
 import type pc from 'picocolors';
 import type { Report, Runtime, TraceRecord } from '@dep/kernel';
+import { flagshipScenario } from './flagship.js';
 import { kernelScenario } from './kernel.js';
 import { bypassVsWorkerScenario, irqPutScenario } from './queue-options.js';
 import { inactiveFenceScenario } from './inactive-fence.js';
@@ -173,13 +174,14 @@ export interface Scenario {
 }
 
 /** The scenario run when none is named, once it is registered. */
-export const DEFAULT_SCENARIO = 'kernel';
+export const DEFAULT_SCENARIO = 'flagship';
 
 /**
  * Every scenario the CLI knows, in the order `--list` shows them. Each lives in its own
  * module under src/scenarios/ and is added here by import.
  */
 export const scenarios: readonly Scenario[] = [
+  flagshipScenario,
   kernelScenario,
   preemptDeadlockScenario,
   foreignResvScenario,
