@@ -13,6 +13,14 @@ export { HandleTable, type HandleTableOptions } from './handle-table.js';
 // GEM, PRIME, syncobj fds
 export { GemObject, type GemObjectFuncs, type GemObjectInit } from './gem.js';
 export { DmaBuf, DmaBufFd, isOpenDmaBufFd } from './prime.js';
+export {
+  DMA_BUF_EXPORT_SYNC_FILE,
+  DMA_BUF_IMPORT_SYNC_FILE,
+  DMA_BUF_IOCTLS,
+  DmaBufSyncFlags,
+  dmaBufExportSyncFile,
+  dmaBufImportSyncFile,
+} from './dma-buf-sync-file.js';
 export { SyncobjFd, isOpenSyncobjFd } from './syncobj-fd.js';
 
 // GPU VM

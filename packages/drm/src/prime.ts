@@ -3,11 +3,14 @@
  * files and devices, with the exporter's reservation object, passed around as a
  * file-descriptor-like token ({@link DmaBufFd}).
  */
+import type { SyncFile } from '@dep/dma-fence';
 import type { DmaResv } from '@dep/dma-resv';
 import type { HwBuffer } from '@dep/hw-sim';
 import { DepError, GFP_KERNEL, Kref } from '@dep/kernel';
 import type { DrmDevice } from './device.js';
+import { dmaBufExportSyncFile, dmaBufImportSyncFile, type DMA_BUF_EXPORT_SYNC_FILE, type DMA_BUF_IMPORT_SYNC_FILE } from './dma-buf-sync-file.js';
 import type { GemObject } from './gem.js';
+import type { Args } from './validate.js';
 
 /**
  * `struct dma_buf` exported from a GEM object (`drm_gem_prime_export`): it holds a
@@ -103,6 +106,27 @@ export class DmaBufFd {
     const b = this.#buf;
     if (b === null) throw new DepError('EBADF', 'dma-buf fd: it was closed; keep it open while you use it');
     return b;
+  }
+
+  /**
+   * `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` on this fd: `{ flags }` (`DmaBufSyncFlags` READ,
+   * WRITE or RW) → `{ fd: SyncFile }` holding the fences an access of that kind must wait
+   * for (see {@link dmaBufExportSyncFile}). EBADF once closed, EINVAL for bad flags,
+   * ENOMEM under fault injection; nothing changes on error.
+   */
+  async exportSyncFile(args: Args<typeof DMA_BUF_EXPORT_SYNC_FILE.spec>): Promise<{ readonly fd: SyncFile }> {
+    return dmaBufExportSyncFile(this.dmaBuf, args);
+  }
+
+  /**
+   * `DMA_BUF_IOCTL_IMPORT_SYNC_FILE` on this fd: `{ flags, fd: SyncFile }` adds the
+   * sync_file's fences to the dma-buf's resv as WRITE (flags has WRITE) or READ fences
+   * (see {@link dmaBufImportSyncFile}). Sleeps (the resv lock). EBADF once closed, EINVAL
+   * for bad flags or a closed/non sync_file, ENOMEM when the slots cannot be reserved;
+   * nothing changes on error. The sync_file stays open (the caller closes it).
+   */
+  async importSyncFile(args: Args<typeof DMA_BUF_IMPORT_SYNC_FILE.spec>): Promise<void> {
+    return dmaBufImportSyncFile(this.dmaBuf, args);
   }
 
   /** `close(fd)`: drop this fd's reference. EBADF if already closed. */
