@@ -1,0 +1,136 @@
+/**
+ * The fast-check arbitraries of every fuzz command, weighted so that sequences build state
+ * (objects, VMs, contexts, syncobjs) before they use and break it. About a third of the
+ * generated calls are invalid ones.
+ */
+import fc from 'fast-check';
+import { AxBoCreate, AxExecCmd, AxHwctxConfig, AxHwctxCreate, AxHwctxDestroy, AxWaitCmd, type AxBoVariant, type ExecCmdVariant, type HwctxConfigVariant, type HwctxCreateVariant, type WaitCmdVariant } from './commands-amdxdna.js';
+import {
+  FlinkOpen,
+  GemClose,
+  PrimeShare,
+  Reopen,
+  SyncArray,
+  SyncCreate,
+  SyncDestroy,
+  SyncFileShare,
+  SyncShare,
+  SyncTransfer,
+  type PrimeVariant,
+  type SyncArrayOp,
+  type Target,
+  type TransferVariant,
+} from './commands-core.js';
+import { PtBoCreate, PtGroupCreate, PtGroupDestroy, PtSubmit, PtVmBind, PtVmCreate, PtVmDestroy, type GroupCreateVariant, type PtBoVariant, type PtVmCreateVariant } from './commands-panthor.js';
+import {
+  XeBoCreate,
+  XeExec,
+  XeQueueCreate,
+  XeQueueDestroy,
+  XeVmBind,
+  XeVmCreate,
+  XeVmDestroy,
+  type BindVariant,
+  type QueueCreateVariant,
+  type SubmitVariant,
+  type XeBoVariant,
+  type XeVmCreateVariant,
+} from './commands-xe.js';
+import type { Cmd } from './harness.js';
+import { VA_SLOTS } from './model.js';
+import { FILES_PER_DEVICE, type DeviceIndex } from './world.js';
+
+const file = fc.nat(FILES_PER_DEVICE - 1);
+const device = fc.constantFrom<DeviceIndex>(0, 1, 2);
+const target: fc.Arbitrary<Target> = fc.record({ d: device, f: file });
+const idx = fc.nat(7);
+const bad = fc.boolean();
+const pages = fc.integer({ min: 1, max: 4 });
+const units = fc.integer({ min: 1, max: 16 });
+const slot = fc.nat(VA_SLOTS - 1);
+const maybeIdx = fc.option(idx, { nil: null });
+
+/** Mostly the valid variant, sometimes one of the invalid ones. */
+function variant<T extends string>(ok: T, ...invalid: T[]): fc.Arbitrary<T> {
+  return fc.oneof({ arbitrary: fc.constant(ok), weight: 3 }, { arbitrary: fc.constantFrom(...invalid), weight: 1 });
+}
+
+type CmdArb = fc.Arbitrary<Cmd>;
+
+function weighted(weight: number, arbitrary: CmdArb): { arbitrary: CmdArb; weight: number } {
+  return { arbitrary, weight };
+}
+
+/** Core commands (every device). */
+const core: Array<{ arbitrary: CmdArb; weight: number }> = [
+  weighted(2, fc.tuple(target, idx, bad).map(([t, i, b]) => new GemClose(t, i, b))),
+  weighted(1, fc.tuple(target, file, idx, bad).map(([t, to, i, b]) => new FlinkOpen(t, to, i, b))),
+  weighted(3, fc.tuple(target, target, idx, variant<PrimeVariant>('ok', 'bogus', 'flags', 'closed-fd')).map(([t, to, i, v]) => new PrimeShare(t, to, i, v))),
+  weighted(3, fc.tuple(target, fc.boolean(), fc.boolean()).map(([t, s, b]) => new SyncCreate(t, s, b && s))),
+  weighted(1, fc.tuple(target, idx, bad).map(([t, i, b]) => new SyncDestroy(t, i, b))),
+  weighted(
+    2,
+    fc
+      .tuple(fc.constantFrom<SyncArrayOp>('signal', 'reset', 'wait', 'waitAll'), target, fc.array(idx, { minLength: 1, maxLength: 3 }), bad)
+      .map(([op, t, p, b]) => new SyncArray(op, t, p, b)),
+  ),
+  weighted(1, fc.tuple(target, target, idx, bad).map(([t, to, i, b]) => new SyncShare(t, to, i, b))),
+  weighted(1, fc.tuple(target, idx, idx, variant<TransferVariant>('ok', 'bad-src', 'bad-dst', 'flags')).map(([t, s, d, v]) => new SyncTransfer(t, s, d, v))),
+  weighted(
+    1,
+    fc.tuple(target, target, idx, idx, fc.constantFrom<'none' | 'src' | 'dst'>('none', 'none', 'src', 'dst')).map(([t, to, s, d, b]) => new SyncFileShare(t, to, s, d, b)),
+  ),
+  weighted(1, target.map((t) => new Reopen(t))),
+];
+
+const xe: Array<{ arbitrary: CmdArb; weight: number }> = [
+  weighted(3, fc.tuple(file, pages, variant<XeBoVariant>('plain', 'private', 'unaligned', 'zero', 'huge', 'flags', 'bad-vm'), idx).map(([f, p, v, i]) => new XeBoCreate(f, p, v, i))),
+  weighted(2, fc.tuple(file, variant<XeVmCreateVariant>('ok', 'flags', 'fault-without-lr')).map(([f, v]) => new XeVmCreate(f, v))),
+  weighted(1, fc.tuple(file, idx, bad).map(([f, i, b]) => new XeVmDestroy(f, i, b))),
+  weighted(
+    3,
+    fc
+      .tuple(file, idx, fc.boolean(), slot, idx, variant<BindVariant>('ok', 'bad-vm', 'bad-bo', 'misaligned', 'offset', 'flags'))
+      .map(([f, v, mp, s, b, x]) => new XeVmBind(f, v, mp || s === 0, s, b, x)),
+  ),
+  weighted(2, fc.tuple(file, idx, fc.nat(3), variant<QueueCreateVariant>('ok', 'bad-vm', 'instance', 'width')).map(([f, v, c, x]) => new XeQueueCreate(f, v, c, x))),
+  weighted(1, fc.tuple(file, idx, bad).map(([f, i, b]) => new XeQueueDestroy(f, i, b))),
+  weighted(
+    3,
+    fc
+      .tuple(file, idx, units, maybeIdx, maybeIdx, variant<SubmitVariant>('ok', 'bad-ctx', 'bad-out', 'bad-in', 'flags'))
+      .map(([f, q, u, o, i, v]) => new XeExec(f, q, u, o, i, v)),
+  ),
+];
+
+const panthor: Array<{ arbitrary: CmdArb; weight: number }> = [
+  weighted(3, fc.tuple(file, pages, variant<PtBoVariant>('plain', 'private', 'odd', 'zero', 'huge', 'flags', 'bad-vm'), idx).map(([f, p, v, i]) => new PtBoCreate(f, p, v, i))),
+  weighted(2, fc.tuple(file, variant<PtVmCreateVariant>('ok', 'flags', 'range')).map(([f, v]) => new PtVmCreate(f, v))),
+  weighted(1, fc.tuple(file, idx, bad).map(([f, i, b]) => new PtVmDestroy(f, i, b))),
+  weighted(
+    3,
+    fc
+      .tuple(file, idx, fc.boolean(), slot, idx, variant<BindVariant>('ok', 'bad-vm', 'bad-bo', 'misaligned', 'offset', 'flags'))
+      .map(([f, v, mp, s, b, x]) => new PtVmBind(f, v, mp || s === 0, s, b, x)),
+  ),
+  weighted(2, fc.tuple(file, idx, variant<GroupCreateVariant>('ok', 'bad-vm', 'priority', 'ring')).map(([f, v, x]) => new PtGroupCreate(f, v, x))),
+  weighted(1, fc.tuple(file, idx, bad).map(([f, i, b]) => new PtGroupDestroy(f, i, b))),
+  weighted(
+    3,
+    fc
+      .tuple(file, idx, units, maybeIdx, maybeIdx, variant<SubmitVariant>('ok', 'bad-ctx', 'bad-out', 'bad-in', 'flags'))
+      .map(([f, g, u, o, i, v]) => new PtSubmit(f, g, u, o, i, v)),
+  ),
+];
+
+const amdxdna: Array<{ arbitrary: CmdArb; weight: number }> = [
+  weighted(4, fc.tuple(file, pages, fc.nat(3), variant<AxBoVariant>('ok', 'flags', 'vaddr', 'type', 'zero', 'huge')).map(([f, p, t, v]) => new AxBoCreate(f, p, t, v))),
+  weighted(2, fc.tuple(file, variant<HwctxCreateVariant>('ok', 'tiles', 'ext')).map(([f, v]) => new AxHwctxCreate(f, v))),
+  weighted(1, fc.tuple(file, idx, bad).map(([f, i, b]) => new AxHwctxDestroy(f, i, b))),
+  weighted(2, fc.tuple(file, idx, idx, variant<HwctxConfigVariant>('ok', 'bad-ctx', 'param', 'unknown-param', 'no-cus')).map(([f, i, c, v]) => new AxHwctxConfig(f, i, c, v))),
+  weighted(3, fc.tuple(file, idx, idx, units, variant<ExecCmdVariant>('ok', 'bad-ctx', 'not-cmd', 'bad-arg')).map(([f, i, c, u, v]) => new AxExecCmd(f, i, c, u, v))),
+  weighted(1, fc.tuple(file, idx, idx, variant<WaitCmdVariant>('ok', 'bad-ctx', 'zero', 'future')).map(([f, i, s, v]) => new AxWaitCmd(f, i, s, v))),
+];
+
+/** Every command, weighted. */
+export const allCommands: CmdArb[] = [...core, ...xe, ...panthor, ...amdxdna].flatMap(({ arbitrary, weight }) => Array.from({ length: weight }, () => arbitrary));

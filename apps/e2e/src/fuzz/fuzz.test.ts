@@ -1,0 +1,25 @@
+// Model-based uAPI fuzzing (fast-check `fc.commands`) across the three drivers: random
+// sequences of core, xe, panthor and amdxdna ioctls from two clients per device, valid
+// ones checked against the model, invalid ones for the kernel's errno and every device
+// unchanged; at the end nothing may be left. The budget is small for CI; raise it with
+// DEP_FUZZ_RUNS / DEP_FUZZ_COMMANDS (see apps/e2e/README.md).
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { allCommands } from './commands.js';
+import { budgetFromEnv, runSequence } from './run.js';
+
+const budget = budgetFromEnv();
+
+describe('uAPI fuzzing across xe, panthor and amdxdna', () => {
+  it(`random ioctl sequences agree with the model, invalid calls fail cleanly, nothing leaks (${budget.numRuns} runs)`, { timeout: 60_000 + budget.numRuns * 10_000 }, async () => {
+    let ran = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.commands(allCommands, { maxCommands: budget.maxCommands, size: 'max' }), async (cmds) => {
+        ran += [...cmds].length;
+        await runSequence(cmds);
+      }),
+      { numRuns: budget.numRuns, ...(budget.seed === undefined ? {} : { seed: budget.seed }), ...(budget.path === undefined ? {} : { path: budget.path }) },
+    );
+    if (budget.path === undefined) expect(ran, 'sequences long enough to build state').toBeGreaterThan(budget.numRuns * 10);
+  });
+});

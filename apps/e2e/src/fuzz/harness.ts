@@ -1,0 +1,107 @@
+/**
+ * How a fuzz command talks to the world and how its outcome is judged: {@link call} runs a
+ * valid call (one `rt.run`, so the runtime is idle again afterwards), {@link expectErrno}
+ * runs an invalid one and demands the kernel's errno and every device's snapshot unchanged,
+ * {@link checkModel} compares everything a client can observe with the model.
+ */
+import type { DrmDevice, DrmDeviceSnapshot } from '@dep/drm';
+import { isDepError, type ErrnoName } from '@dep/kernel';
+import { expect } from 'vitest';
+import { slotVa, type Model, type SyncState } from './model.js';
+import { snapshotAll, type World } from './world.js';
+
+/** The model and the world, as fast-check's model run hands them to a command. */
+export type Cmd = import('fast-check').AsyncCommand<Model, World>;
+
+/** Key of object `id` of device `d`. */
+export function objKey(d: number, id: number): string {
+  return `${d}:${id}`;
+}
+
+/** Run `fn` as a task and drive the runtime until idle; resolves with its result. */
+export async function call<T>(w: World, fn: () => Promise<T>): Promise<T> {
+  return w.rt.run(fn);
+}
+
+/** The errno `fn` failed with (a DepError's code), or null if it succeeded. Other errors propagate. */
+export async function errnoOf(w: World, fn: () => Promise<unknown>): Promise<ErrnoName | null> {
+  try {
+    await call(w, fn);
+    return null;
+  } catch (e) {
+    if (!isDepError(e)) throw e;
+    return e.code;
+  }
+}
+
+/**
+ * An invalid call: it must fail with `errno` and leave `dev.snapshot()` of every device as
+ * it was (handles, names, refcounts, syncobj fences, resv fences, mappings, driver tables).
+ */
+export async function expectErrno(w: World, errno: ErrnoName, what: string, fn: () => Promise<unknown>): Promise<void> {
+  const before = snapshotAll(w);
+  const got = await errnoOf(w, fn);
+  expect(got, `${what}: errno`).toBe(errno);
+  expect(snapshotAll(w), `${what}: every device unchanged`).toEqual(before);
+}
+
+function fileSnapshot(s: DrmDeviceSnapshot, id: number): DrmDeviceSnapshot['files'][number] {
+  const f = s.files.find((x) => x.id === id);
+  expect(f, `file ${id} in the snapshot`).toBeDefined();
+  return f!;
+}
+
+/** The driver's table of contexts in a file snapshot, by device. */
+const CTX_TABLE = ['exec_queue', 'group', 'hwctx'] as const;
+
+/**
+ * Everything observable agrees with the model: per file its GEM, syncobj, VM and context
+ * handles, its PRIME cache, each syncobj's state, each VM's mappings; per device the flink
+ * names and the handle count of every object a handle names.
+ */
+export function checkModel(m: Model, w: World): void {
+  for (let d = 0; d < 3; d++) {
+    const dm = m.devs[d as 0 | 1 | 2];
+    const dev = w.devices[d] as DrmDevice;
+    const snap = dev.snapshot();
+    const objById = new Map(snap.objects.map((o) => [o.id, o]));
+    for (let i = 0; i < dm.files.length; i++) {
+      const fm = dm.files[i]!;
+      const f = w.files[d]![i]!;
+      const fs = fileSnapshot(snap, f.id);
+      const where = `${dev.name} file ${i}`;
+      expect(new Map(fs.gem.map(([h, o]) => [h, objKey(d, o)])), `${where} GEM handles`).toEqual(fm.gem);
+      expect(new Map(f.syncobjs.entries().map(([h, s]) => [h, w.syncobjId(s)])), `${where} syncobj handles`).toEqual(fm.sync);
+      for (const [h, sid] of fm.sync) {
+        const fence = f.syncobjs.lookup(h)!.fenceGet();
+        const state: SyncState = fence === null ? 'empty' : 'signaled';
+        const signaled = fence?.isSignaled() ?? true;
+        fence?.put();
+        expect(state, `${where} syncobj ${h} (#${sid}) state`).toBe(m.syncobjs.get(sid));
+        expect(signaled, `${where} syncobj ${h}: its fence signalled (the runtime is idle)`).toBe(true);
+      }
+      expect(
+        new Map(fs.prime.map(([h, buf]) => [h, buf])),
+        `${where} PRIME cache (handle → dma-buf)`,
+      ).toEqual(new Map([...fm.prime].map(([h, origin]) => [h, m.dmaBufs.get(origin)])));
+      const vms = new Map(fs.vms.map(([h, maps]) => [h, [...maps].sort()]));
+      const want = new Map(
+        [...fm.vms].map(([h, key]) => {
+          const vm = dm.vms.get(key)!;
+          const maps = [...vm.slots].map(([slot, obj]) => `${slotVa(slot).toString(16)}+1000→${obj.split(':')[1]}@0`);
+          return [h, maps.sort()] as const;
+        }),
+      );
+      expect(vms, `${where} VMs and their mappings`).toEqual(want);
+      const table = fs.tables[CTX_TABLE[d]!] ?? [];
+      expect(table.map(([h]) => h).sort((a, b) => a - b), `${where} ${CTX_TABLE[d]} handles`).toEqual([...fm.ctxs.keys()].sort((a, b) => a - b));
+    }
+    expect(new Map(snap.names.map(([n, o]) => [n, objKey(d, o)])), `${dev.name} flink names`).toEqual(dm.names);
+    const counts = new Map<string, number>();
+    for (const fm of dm.files) for (const o of fm.gem.values()) counts.set(o, (counts.get(o) ?? 0) + 1);
+    for (const [key, n] of counts) {
+      const o = objById.get(Number(key.split(':')[1]));
+      expect(o?.handleCount, `${dev.name} object ${key}: handle count`).toBe(n);
+    }
+  }
+}
