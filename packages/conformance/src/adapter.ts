@@ -47,9 +47,11 @@ export interface ConformanceQueue {
   /**
    * Submit one job through the driver's submit ioctl and return its published out-fence
    * (a new reference: the kit puts it). May throw `DepError` (ENOMEM under fault
-   * injection, ECANCELED/ENOENT… on a killed queue); on a throw nothing may have been
-   * published and the adapter must leave no object of its own behind (destroy the
-   * out-syncobj it created). The fence's context is the queue's timeline (the same for
+   * injection, ECANCELED/ENOENT… on a killed queue); on a throw the adapter must leave no
+   * object of its own behind (destroy the out-syncobj it created), and — when nothing
+   * concurrent killed the queue or closed the file — nothing may have been published
+   * (the `fault-injection` check compares device snapshots). Reach the fence the way
+   * userspace does, through the file's handles: a queue destroyed concurrently is gone. The fence's context is the queue's timeline (the same for
    * every job of the queue) and seqnos grow in submission order.
    */
   submit(job: JobSpec): Promise<Fence>;

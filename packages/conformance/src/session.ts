@@ -44,7 +44,7 @@ export interface SessionResult<T> {
 
 /** `report kind: message` lines. */
 export function describeReports(reports: readonly Report[]): string[] {
-  return reports.map((r) => `${r.kind}: ${r.message}${r.details.length > 0 ? ` (${r.details.slice(0, 3).join('; ')})` : ''}`);
+  return reports.map((r) => `${r.kind} in ${r.task} at ${r.time} ms: ${r.message}${r.details.length > 0 ? ` (${r.details.slice(0, 3).join('; ')})` : ''}`);
 }
 
 /** Fail when `reports` hold any of `kinds` (all kinds when omitted). */
