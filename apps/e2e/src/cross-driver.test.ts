@@ -1,0 +1,219 @@
+// Cross-driver implicit sync (issue 8): a buffer written by one driver and read by
+// another. amdxdna puts its out-fence into the shared resv as WRITE; panthor and xe add
+// only BOOKKEEP fences, so their userspace bridges explicit and implicit sync the way Mesa
+// does — DMA_BUF_IOCTL_IMPORT_SYNC_FILE(WRITE) of the writer's out-fence, and
+// DMA_BUF_IOCTL_EXPORT_SYNC_FILE(READ) into the reader's in-syncobj.
+import { unwrapForEach } from '@dep/dma-fence';
+import { DmaResvUsage } from '@dep/dma-resv';
+import { AmdxdnaBoType } from '@dep/driver-amdxdna';
+import { XE_SYNC_FLAG_SIGNAL, XeSyncType } from '@dep/driver-xe';
+import { DmaBufSyncFlags } from '@dep/drm';
+import { describe, expect, it } from 'vitest';
+import {
+  SHARED_VA,
+  XE_VA,
+  jobRuns,
+  maliClient,
+  maliJob,
+  maliMap,
+  npuClient,
+  npuCommand,
+  publishWrite,
+  readDependency,
+  setupDevices,
+  shutdownAll,
+  syncobjFence,
+  waitAll,
+  xeClient,
+  xeExec,
+} from './__fixtures__/cross-driver.js';
+
+const ETIMEDOUT = -110;
+
+describe('cross-driver implicit sync', () => {
+  it('amdxdna writes (WRITE in the shared resv) → panthor reads through EXPORT_SYNC_FILE + an in-syncobj and runs after it; without it panthor does not wait', async () => {
+    const env = setupDevices();
+    const { rt, sink } = env;
+    const files = await rt.run(async () => {
+      const { f: npuF, ctx } = await npuClient(env.npu);
+      const { file: mali, vmId, groupHandle, queue } = await maliClient(env.mali);
+      const { handle: buf } = await npuF.createBo({ size: 65536n, type: AmdxdnaBoType.SHMEM });
+      const { fd } = await npuF.primeHandleToFd({ handle: buf });
+      const { handle: mbuf } = await mali.primeFdToHandle({ fd });
+      fd.close();
+      await mali.vmBind({ vmId, ops: [maliMap(mbuf, SHARED_VA, 65536n)] });
+      const shared = mali.gem.lookup(mbuf)!;
+      expect(shared.resv, 'the import shares the exporter\'s resv').toBe(npuF.gem.lookup(buf)!.resv);
+
+      // The NPU writes the buffer: its out-fence is a WRITE fence in the shared resv.
+      const { seq } = await npuF.execCmd({ hwctx: ctx, cmdHandles: await npuCommand(npuF, 30), cmdCount: 1, args: [buf] });
+      const npuFence = npuF.hwctxs.lookup(ctx)!.outFence(seq)!;
+      const writers = shared.resv.getFences(DmaResvUsage.WRITE);
+      expect(writers).toEqual([npuFence]);
+      for (const w of writers) w.put();
+
+      // Control: a panthor job touching the buffer without the in-sync does not wait (panthor
+      // takes no implicit dependencies) …
+      const eager = (await mali.syncobjCreate()).handle;
+      await mali.groupSubmit({ groupHandle, queueSubmits: [maliJob(2, [], [eager])] });
+      // … and its fence lands in the shared resv as BOOKKEEP, invisible to implicit sync.
+      const bookkeep = syncobjFence(mali, eager);
+      const reads = shared.resv.getFences(DmaResvUsage.READ);
+      expect(reads.includes(bookkeep)).toBe(false);
+      const all = shared.resv.getFences(DmaResvUsage.BOOKKEEP);
+      expect(all.includes(bookkeep)).toBe(true);
+      for (const r of [...reads, ...all]) r.put();
+
+      // Mesa's read path: EXPORT_SYNC_FILE(READ) → in-syncobj → submit.
+      const inSync = await readDependency(mali, mbuf);
+      const inFence = syncobjFence(mali, inSync);
+      expect([...unwrapForEach(inFence)]).toEqual([npuFence]);
+      inFence.put();
+      const out = (await mali.syncobjCreate()).handle;
+      await mali.groupSubmit({ groupHandle, queueSubmits: [maliJob(5, [inSync], [out])] });
+      await waitAll(mali, [eager, out]);
+      const readerFence = syncobjFence(mali, out);
+      expect(npuFence.isSignaled()).toBe(true);
+      expect(npuFence.getStatus()).toBe(1);
+      expect(readerFence.getStatus()).toBe(1);
+      expect(bookkeep.timestamp(), 'the control ran while the NPU was still writing').toBeLessThan(npuFence.timestamp());
+      const runs = jobRuns(sink, queue);
+      expect(runs.length).toBe(2);
+      expect(runs[1]!, 'the reader started only once the writer finished').toBeGreaterThanOrEqual(npuFence.timestamp());
+      expect(readerFence.timestamp() - npuFence.timestamp()).toBeGreaterThanOrEqual(5);
+      for (const f of [npuFence, readerFence, bookkeep]) f.put();
+      return { npu: [npuF], mali: [mali] };
+    });
+    expect(await shutdownAll(env, files)).toEqual([]);
+  });
+
+  it('xe writes (BOOKKEEP only) → IMPORT_SYNC_FILE(WRITE) on the exporter side, EXPORT_SYNC_FILE(READ) on panthor\'s: panthor runs after xe', async () => {
+    const env = setupDevices();
+    const { rt, sink } = env;
+    const files = await rt.run(async () => {
+      const { f: xeF, vmId: xvm, execQueueId } = await xeClient(env.xe);
+      const { file: mali, vmId, groupHandle, queue } = await maliClient(env.mali);
+      // An external xe BO (not VM-private: it can be exported), bound in the xe VM.
+      const { handle: buf } = await xeF.gemCreate({ size: 65536n });
+      await xeF.vmBind({ vmId: xvm, binds: [{ obj: buf, range: 65536n, addr: XE_VA, op: 0 }] });
+      const { fd } = await xeF.primeHandleToFd({ handle: buf });
+      const { handle: mbuf } = await mali.primeFdToHandle({ fd });
+      await mali.vmBind({ vmId, ops: [maliMap(mbuf, SHARED_VA, 65536n)] });
+      const resv = fd.dmaBuf.resv;
+
+      const xeOut = (await xeF.syncobjCreate()).handle;
+      await xeExec(xeF, execQueueId, 30, xeOut);
+      const xeFence = syncobjFence(xeF, xeOut);
+      // xe's exec fence is BOOKKEEP in the BO's resv: implicit sync does not see it.
+      const book = resv.getFences(DmaResvUsage.BOOKKEEP);
+      expect(book.includes(xeFence)).toBe(true);
+      for (const b of book) b.put();
+      expect(resv.testSignaled(DmaResvUsage.READ), 'nothing for a reader to wait for yet').toBe(true);
+      const early = (await fd.exportSyncFile({ flags: DmaBufSyncFlags.READ })).fd;
+      expect(early.fence.isSignaled(), 'EXPORT_SYNC_FILE(READ) now is the signalled stub').toBe(true);
+      early.close();
+
+      // Exporter side: the out-fence becomes the buffer's WRITE fence.
+      await publishWrite(xeF, xeOut, fd);
+      fd.close();
+      const writers = resv.getFences(DmaResvUsage.WRITE);
+      expect(writers).toEqual([xeFence]);
+      for (const w of writers) w.put();
+
+      // Reader side.
+      const inSync = await readDependency(mali, mbuf);
+      const out = (await mali.syncobjCreate()).handle;
+      await mali.groupSubmit({ groupHandle, queueSubmits: [maliJob(4, [inSync], [out])] });
+      await waitAll(mali, [out]);
+      const readerFence = syncobjFence(mali, out);
+      expect(xeFence.getStatus()).toBe(1);
+      expect(readerFence.getStatus()).toBe(1);
+      const runs = jobRuns(sink, queue);
+      expect(runs.length).toBe(1);
+      expect(runs[0]!).toBeGreaterThanOrEqual(xeFence.timestamp());
+      expect(readerFence.timestamp() - xeFence.timestamp()).toBeGreaterThanOrEqual(4);
+      for (const f of [xeFence, readerFence]) f.put();
+      return { xe: [xeF], mali: [mali] };
+    });
+    expect(await shutdownAll(env, files)).toEqual([]);
+  });
+
+  it('amdxdna writes → xe reads through the same path (its exec waits on the in-syncobj) and runs after it', async () => {
+    const env = setupDevices();
+    const { rt, sink } = env;
+    const files = await rt.run(async () => {
+      const { f: npuF, ctx } = await npuClient(env.npu);
+      const { f: xeF, vmId: xvm, execQueueId } = await xeClient(env.xe);
+      const { handle: buf } = await npuF.createBo({ size: 65536n, type: AmdxdnaBoType.SHMEM });
+      const { fd } = await npuF.primeHandleToFd({ handle: buf });
+      const { handle: xbuf } = await xeF.primeFdToHandle({ fd });
+      fd.close();
+      await xeF.vmBind({ vmId: xvm, binds: [{ obj: xbuf, range: 65536n, addr: XE_VA, op: 0 }] });
+      const { seq } = await npuF.execCmd({ hwctx: ctx, cmdHandles: await npuCommand(npuF, 30), cmdCount: 1, args: [buf] });
+      const npuFence = npuF.hwctxs.lookup(ctx)!.outFence(seq)!;
+      const inSync = await readDependency(xeF, xbuf);
+      const out = (await xeF.syncobjCreate()).handle;
+      await xeF.exec({
+        execQueueId,
+        numBatchBuffer: 1,
+        address: XE_VA,
+        units: 5,
+        syncs: [
+          { type: XeSyncType.SYNCOBJ, flags: 0, handle: inSync },
+          { type: XeSyncType.SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL, handle: out },
+        ],
+      });
+      await waitAll(xeF, [out]);
+      const readerFence = syncobjFence(xeF, out);
+      expect(npuFence.getStatus()).toBe(1);
+      expect(readerFence.getStatus()).toBe(1);
+      const runs = jobRuns(sink, xeF.execQueues.lookup(execQueueId)!.dep.name);
+      expect(runs.length).toBe(1);
+      expect(runs[0]!).toBeGreaterThanOrEqual(npuFence.timestamp());
+      expect(readerFence.timestamp()).toBeGreaterThan(npuFence.timestamp());
+      for (const f of [npuFence, readerFence]) f.put();
+      return { npu: [npuF], xe: [xeF] };
+    });
+    expect(await shutdownAll(env, files)).toEqual([]);
+  });
+
+  it('a hung NPU writer: the panthor reader waits until the NPU timeout signals the write with an error, then runs', async () => {
+    const timeoutMs = 500;
+    const env = setupDevices({ npuTimeoutMs: timeoutMs });
+    const { rt, sink } = env;
+    const files = await rt.run(async () => {
+      const { f: npuF, ctx } = await npuClient(env.npu);
+      const { file: mali, vmId, groupHandle, queue } = await maliClient(env.mali);
+      const { handle: buf } = await npuF.createBo({ size: 65536n, type: AmdxdnaBoType.SHMEM });
+      const { fd } = await npuF.primeHandleToFd({ handle: buf });
+      const { handle: mbuf } = await mali.primeFdToHandle({ fd });
+      fd.close();
+      await mali.vmBind({ vmId, ops: [maliMap(mbuf, SHARED_VA, 65536n)] });
+      const hw = npuF.hwctxs.lookup(ctx)!;
+      env.npu.npu.faults.hang({ site: hw.name, nth: 1 });
+      const t0 = rt.now();
+      const { seq } = await npuF.execCmd({ hwctx: ctx, cmdHandles: await npuCommand(npuF, 5), cmdCount: 1, args: [buf] });
+      const npuFence = hw.outFence(seq)!;
+      const inSync = await readDependency(mali, mbuf);
+      const out = (await mali.syncobjCreate()).handle;
+      await mali.groupSubmit({ groupHandle, queueSubmits: [maliJob(3, [inSync], [out])] });
+      await rt.sleep(timeoutMs / 2);
+      expect(jobRuns(sink, queue), 'the reader has not started while the writer hangs').toEqual([]);
+      await waitAll(mali, [out]);
+      const readerFence = syncobjFence(mali, out);
+      expect(npuFence.getStatus(), 'the writer timed out').toBe(ETIMEDOUT);
+      expect(npuFence.timestamp() - t0).toBeGreaterThanOrEqual(timeoutMs);
+      const runs = jobRuns(sink, queue);
+      expect(runs.length).toBe(1);
+      expect(runs[0]!).toBeGreaterThanOrEqual(npuFence.timestamp());
+      // What the drivers do: drm_dep does not propagate a dependency's error, so the reader's
+      // own job completes; its userspace learns about the bad write from the in-fence.
+      expect(readerFence.getStatus()).toBe(1);
+      const { state } = await mali.groupGetState({ groupHandle });
+      expect(state, 'the reader\'s group is not blamed').toBe(0);
+      for (const f of [npuFence, readerFence]) f.put();
+      return { npu: [npuF], mali: [mali] };
+    });
+    expect(await shutdownAll(env, files)).toEqual([]);
+  });
+});
