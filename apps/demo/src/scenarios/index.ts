@@ -1,6 +1,7 @@
 import type pc from 'picocolors';
 import type { Report, Runtime, TraceRecord } from '@dep/kernel';
 import { flagshipScenario } from './flagship.js';
+import { hangRecoveryScenario } from './hang-recovery.js';
 import { kernelScenario } from './kernel.js';
 import { bypassVsWorkerScenario, irqPutScenario } from './queue-options.js';
 import { inactiveFenceScenario } from './inactive-fence.js';
@@ -189,5 +190,6 @@ export const scenarios: readonly Scenario[] = [
   irqPutScenario,
   inactiveFenceScenario,
   teardownUnderLoadScenario,
+  hangRecoveryScenario,
 ];
 
