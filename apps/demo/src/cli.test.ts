@@ -203,6 +203,52 @@ describe('demo CLI: explore', () => {
     expect(seeds.every((s) => s === 2 || s === 6)).toBe(true);
   });
 
+  it('--faults <list>: per seed the recording run, then one run per allocation site; exit 0 when every invariant held', async () => {
+    const io = capture();
+    expect(await main(['explore', '--scenario', 'inactive-fence', '--seeds', '2', '--faults', 'alloc,kill', '--workers', '1'], io)).toBe(0);
+    const out = io.out();
+    expect(out).toContain('faults: alloc, kill (one run per site or kind)');
+    expect(out).toMatch(/(\d+) run\(s\) of 2 seed\(s\) in .* every invariant checked after every run/);
+    expect(Number(/(\d+) run\(s\) of 2 seed/.exec(out)![1])).toBeGreaterThan(2);
+    expect(out).toContain('every invariant held');
+  }, 60_000);
+
+  it('kind@site replays exactly one faulted run; a bad --faults value is an error', async () => {
+    let io = capture();
+    expect(await main(['explore', '--scenario', 'teardown-under-load', '--first-seed', '3', '--seeds', '1', '--faults', 'alloc@drm_dep_job_init', '--workers', '1'], io)).toBe(0);
+    expect(io.out()).toContain('faults: alloc@drm_dep_job_init');
+    expect(io.out()).toContain('No failures in 1 run(s)');
+    io = capture();
+    expect(await main(['explore', '--faults', 'alloc,meteor'], io)).toBe(1);
+    expect(io.err()).toContain('--faults: unknown fault kind "meteor"');
+    io = capture();
+    expect(await main(['explore', '--faults', 'kill@x'], io)).toBe(1);
+    expect(io.err()).toContain('"kill" has no sites');
+  }, 60_000);
+
+  it('--report: scenarios × fault kinds × seeds as a table and a Markdown file; demonstrated failures do not fail it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dep-report-'));
+    try {
+      const file = join(dir, 'report.md');
+      const io = capture();
+      expect(await main(['explore', '--report', file, '--scenario', 'kernel,teardown-under-load', '--seeds', '2', '--faults', 'alloc,hang,kill', '--workers', '2'], io)).toBe(0);
+      const out = io.out();
+      expect(out).toContain('explore --report 2 scenario(s) × seeds 1…2 × faults alloc, hang, kill');
+      expect(out).toMatch(/teardown-under-load\s+alloc\s+2\s+\d+\s+\d+\s+\d+\s+0\s+0\s+\d+\s+0/);
+      expect(out).toMatch(/kernel: alloc, hang: the scenario arms no harness faults; kill: not taken by the scenario/);
+      expect(out).toMatch(/teardown-under-load: hang: no site reached; kill: not taken by the scenario/);
+      expect(out).toMatch(/seeds\/s, [\d.,]+ runs\/s, [\d.,]+ virtual events\/s/);
+      expect(out).toContain('No invariant violations');
+      const md = readFileSync(file, 'utf8');
+      expect(md).toContain('# Exploration report');
+      expect(md).toMatch(/\| kernel \| none \| 2 \| 2 \|/);
+      expect(md).toContain('**Throughput:**');
+      expect(md).toContain('## Invariant violations and runs that threw (0)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('rejects a bad shard, a bad seed count, an unknown scenario', async () => {
     let io = capture();
     expect(await main(['explore', '--shard', '5/4'], io)).not.toBe(0);

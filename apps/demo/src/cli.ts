@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import { toChromeTrace } from './chrome-trace.js';
-import { defaultWorkers, explore, formatExplore, parseShard, type ExploreOptions, type Shard } from './explore.js';
+import { defaultWorkers, explore, formatExplore, parseShard, runJobs, type ExploreOptions, type Shard } from './explore.js';
+import { FAULT_KINDS, parseFaults, runFaultsLabel, type FaultRequest } from './explore-faults.js';
+import { formatReportMarkdown, formatReportTerminal, harnessFailures, reportJobs, reportKinds, summarizeReport, type ReportOptions } from './explore-report.js';
+import { failed } from './explore-run.js';
 import { renderHtml } from './html.js';
 import { createProgress } from './progress.js';
 import { DEFAULT_SCENARIO, scenarios as registeredScenarios, type Colors, type Scenario, type ScenarioParam } from './scenarios/index.js';
@@ -113,6 +116,20 @@ function writeOut(path: string, text: string): string {
   mkdirSync(dirname(abs), { recursive: true });
   writeFileSync(abs, text);
   return abs;
+}
+
+/** `--faults` as the explore header shows it. */
+function describeFaults(f: FaultRequest): string {
+  switch (f.type) {
+    case 'off':
+      return 'off';
+    case 'default':
+      return "the scenario's own";
+    case 'matrix':
+      return f.kinds.length === 0 ? 'none' : `${f.kinds.join(', ')} (one run per site or kind)`;
+    case 'runs':
+      return f.runs.map(runFaultsLabel).join(', ');
+  }
 }
 
 const EXAMPLES = `
@@ -237,12 +254,14 @@ export async function main(
   const exploreCmd = program
     .command('explore')
     .description(
-      'Run one scenario under many seeds in parallel (worker threads) and count the outcomes. ' +
-        'Prints a table of outcomes and, for every failing seed (deadlock, cycle, unsignalled fence, leak, error), ' +
-        'the one command that replays it. Exit code 1 when any seed failed.',
+      'Run a scenario under many seeds in parallel (worker threads), check every invariant after every run ' +
+        '(fences signalled, no job run twice, completion order, credits, no leak, no lockdep report, freed contexts, same seed ⇒ same trace) ' +
+        'and count the outcomes. Prints a table and, for every failing run, the one command that replays it. ' +
+        'With --report, every scenario × every fault kind × the seeds, summarised as a table (and a Markdown file). ' +
+        'Exit code 1 when a run failed (--report: when an invariant broke or a run threw).',
     )
-    .option('--scenario <name>', 'the scenario to explore', DEFAULT_SCENARIO)
-    .option('--seeds <n>', 'how many seeds', parsePositive, 100)
+    .option('--scenario <name>', 'the scenario to explore (--report: a comma-separated list, default every scenario)', DEFAULT_SCENARIO)
+    .option('--seeds <n>', 'how many seeds (default 100; --report: 10)', parsePositive, 100)
     .option('--first-seed <s>', 'the first seed', parseSeed, 1)
     .addOption(
       new Option('--shard <i/n>', 'run only every n-th seed starting with the i-th (split a big run across machines)')
@@ -251,18 +270,51 @@ export async function main(
     )
     .addOption(new Option('--workers <n>', 'worker threads').argParser(parsePositive).default(defaultWorkers(), 'one per core, at most 4'))
     .option('--chaos', 'shuffle same-instant events by the seed (explores interleavings)')
-    .option('--faults', 'inject seeded allocation failures')
-    .option('--all-failures', 'list the replay command of every failing seed (default: the first 20)')
+    .option(
+      '--faults [list]',
+      `fault matrix: ${FAULT_KINDS.join(', ')} or all (per seed: an unfaulted run that records the sites, then one run per site or kind); ` +
+        'kind@site replays one run; bare --faults: the scenario\'s own seeded allocation failures',
+    )
+    .option('--recheck-every <n>', 're-run every n-th seed and compare its trace hash (0: never)', parseSeed, 10)
+    .option('--report [file]', 'run every scenario × fault kind × seeds and write the summary table (Markdown) to file')
+    .option('--all-failures', 'list the replay command of every failing run (default: the first 20)')
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  npm run explore -- --scenario kernel --seeds 500\n' +
         '  npm run explore -- --scenario bypass-vs-worker --seeds 100 --chaos --faults\n' +
-        '  npm run explore -- --scenario kernel --seeds 1000 --shard 2/4   (seeds 2, 6, 10, …)\n',
+        '  npm run explore -- --scenario teardown-under-load --seeds 20 --faults alloc,kill\n' +
+        '  npm run explore -- --scenario kernel --seeds 1000 --shard 2/4   (seeds 2, 6, 10, …)\n' +
+        '  npm run explore -- --report report.md --seeds 10\n',
     );
   addParamOptions(exploreCmd, scenarios);
   exploreCmd.action(
-    async (opts: { scenario: string; seeds: number; firstSeed: number; shard: Shard; workers: number; chaos?: true; faults?: true; allFailures?: true } & Record<string, unknown>) => {
+    async (
+      opts: {
+        scenario: string;
+        seeds: number;
+        firstSeed: number;
+        shard: Shard;
+        workers: number;
+        chaos?: true;
+        faults?: string | true;
+        recheckEvery: number;
+        report?: string | true;
+        allFailures?: true;
+      } & Record<string, unknown>,
+    ) => {
+      let faults: FaultRequest;
+      try {
+        faults = parseFaults(opts.faults);
+      } catch (e) {
+        fail(`--faults: ${(e as Error).message}`);
+        return;
+      }
+      const progressTo = io.progressStream ? { stream: io.progressStream } : {};
+      if (opts.report !== undefined) {
+        await exploreReport(opts, faults, progressTo);
+        return;
+      }
       const scenario = findScenario(opts.scenario);
       if (!scenario) return;
       const chosen = chooseParams(scenario, scenarios, opts);
@@ -276,18 +328,19 @@ export async function main(
         firstSeed: opts.firstSeed,
         shard: opts.shard,
         ...(opts.chaos ? { chaos: true } : {}),
-        faults: opts.faults === true,
+        faults,
         params: chosen.given,
         workers: opts.workers,
+        recheckEvery: opts.recheckEvery,
       };
       const last = opts.firstSeed + opts.seeds - 1;
       io.stdout(
         `${colors.bold(`explore ${scenario.name}`)} ${colors.dim(
           `seeds ${opts.firstSeed}…${last}${opts.shard.count > 1 ? `, shard ${opts.shard.index}/${opts.shard.count}` : ''}, ` +
-            `${opts.workers} worker(s), chaos: ${opts.chaos ? 'on' : 'scenario default'}, faults: ${opts.faults ? 'on' : 'off'}`,
+            `${opts.workers} worker(s), chaos: ${opts.chaos ? 'on' : 'scenario default'}, faults: ${describeFaults(faults)}`,
         )}\n`,
       );
-      const progress = createProgress(`explore ${scenario.name}`, { enabled: io.isTTY === true, color: io.color, unit: 'seeds', ...(io.progressStream ? { stream: io.progressStream } : {}) });
+      const progress = createProgress(`explore ${scenario.name}`, { enabled: io.isTTY === true, color: io.color, unit: 'seeds', ...progressTo });
       const t0 = Date.now();
       let outcomes;
       try {
@@ -295,11 +348,63 @@ export async function main(
       } finally {
         progress.stop();
       }
-      io.stdout(`${colors.dim(`${outcomes.length} seed(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`)}\n`);
-      for (const line of formatExplore(eo, outcomes, colors, opts.allFailures ? { maxReplays: Infinity } : {})) io.stdout(`${line}\n`);
-      if (outcomes.some((o) => !o.ok)) exitCode = 1;
+      const seeds = new Set(outcomes.map((o) => o.seed)).size;
+      const runs = outcomes.length === seeds ? '' : `${outcomes.length} run(s) of `;
+      io.stdout(`${colors.dim(`${runs}${seeds} seed(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s, every invariant checked after every run`)}\n`);
+      for (const line of formatExplore(outcomes, colors, opts.allFailures ? { maxReplays: Infinity } : {})) io.stdout(`${line}\n`);
+      if (outcomes.some(failed)) exitCode = 1;
     },
   );
+
+  /** `explore --report`: every scenario (or those named) × fault kinds × seeds. */
+  async function exploreReport(
+    opts: { scenario: string; seeds: number; firstSeed: number; shard: Shard; workers: number; chaos?: true; recheckEvery: number; report?: string | true; allFailures?: true },
+    faults: FaultRequest,
+    progressTo: { stream?: NodeJS.WritableStream & { isTTY?: boolean } },
+  ): Promise<void> {
+    let kinds;
+    try {
+      kinds = reportKinds(faults);
+    } catch (e) {
+      fail((e as Error).message);
+      return;
+    }
+    const named = exploreCmd.getOptionValueSource('scenario') === 'default' ? scenarios.map((s) => s.name) : opts.scenario.split(',').map((s) => s.trim());
+    for (const name of named) if (!findScenario(name)) return;
+    const ro: ReportOptions = {
+      scenarios: named,
+      seeds: exploreCmd.getOptionValueSource('seeds') === 'default' ? 10 : opts.seeds,
+      firstSeed: opts.firstSeed,
+      shard: opts.shard,
+      ...(opts.chaos ? { chaos: true } : {}),
+      kinds,
+      recheckEvery: opts.recheckEvery,
+    };
+    const jobs = reportJobs(ro);
+    io.stdout(
+      `${colors.bold('explore --report')} ${colors.dim(
+        `${named.length} scenario(s) × seeds ${ro.firstSeed}…${ro.firstSeed + ro.seeds - 1}${ro.shard.count > 1 ? ` (shard ${ro.shard.index}/${ro.shard.count})` : ''} × faults ${kinds.join(', ') || 'none'}, ` +
+          `${opts.workers} worker(s), chaos: ${opts.chaos ? 'on' : 'scenario default'}`,
+      )}\n`,
+    );
+    const progress = createProgress('explore --report', { enabled: io.isTTY === true, color: io.color, unit: 'scenario-seeds', delayMs: 0, ...progressTo });
+    const t0 = Date.now();
+    let outcomes;
+    try {
+      outcomes = await runJobs(jobs, { workers: opts.workers }, (done, total) => progress.update(done, total));
+    } finally {
+      progress.stop();
+    }
+    const report = summarizeReport(ro, outcomes, Date.now() - t0);
+    for (const line of formatReportTerminal(report, colors, opts.allFailures ? Infinity : 20)) io.stdout(`${line}\n`);
+    if (typeof opts.report === 'string') {
+      const command = `npm run explore -- --report ${opts.report} --seeds ${ro.seeds}${ro.firstSeed === 1 ? '' : ` --first-seed ${ro.firstSeed}`}` +
+        `${ro.shard.count > 1 ? ` --shard ${ro.shard.index}/${ro.shard.count}` : ''}${opts.chaos ? ' --chaos' : ''}`;
+      const at = writeOut(opts.report, formatReportMarkdown(report, { date: new Date().toISOString().slice(0, 10), command }));
+      io.stdout(`${colors.green('wrote')} ${at}\n`);
+    }
+    if (harnessFailures(report).length > 0) exitCode = 1;
+  }
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

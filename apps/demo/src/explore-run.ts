@@ -59,6 +59,8 @@ export interface RunOutcome {
   readonly sites?: Readonly<Partial<Record<SiteKind, readonly string[]>>>;
   /** Kinds asked for that the scenario does not take (the recording run only). */
   readonly unsupported?: readonly FaultKind[];
+  /** Runtimes the scenario handed the harness to arm (0: it takes no harness faults). */
+  readonly armed: number;
 }
 
 const colors = pc.createColors(false);
@@ -89,7 +91,16 @@ async function runOnce(scenario: Scenario, job: ExploreJob, faults: RunFaults): 
 }
 
 function outcomeOf(job: ExploreJob, faults: RunFaults, ran: Ran, violations: Violation[], rechecked: boolean): RunOutcome {
-  const base = { scenario: job.scenario, params: job.params, seed: job.seed, ...(job.chaos === undefined ? {} : { chaos: job.chaos }), faults, injected: ran.arming.injected(), rechecked };
+  const base = {
+    scenario: job.scenario,
+    params: job.params,
+    seed: job.seed,
+    ...(job.chaos === undefined ? {} : { chaos: job.chaos }),
+    faults,
+    injected: ran.arming.injected(),
+    armed: ran.arming.runtimes,
+    rechecked,
+  };
   if (ran.error !== undefined) return { ...base, ok: false, outcome: 'error', detail: ran.error, hash: '', reports: 0, violations, events: 0, virtualMs: 0 };
   const r = ran.result;
   if (r === null) return { ...base, ok: true, outcome: 'completed', detail: 'the scenario returned no result', hash: '', reports: 0, violations, events: 0, virtualMs: 0 };

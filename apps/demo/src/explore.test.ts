@@ -1,13 +1,33 @@
 import pc from 'picocolors';
 import { describe, expect, it } from 'vitest';
-import { explore, formatExplore, parseShard, replayCommand, shardSeeds, type ExploreOptions } from './explore.js';
+import { explore, exploreJobs, formatExplore, parseShard, replayCommand, shardSeeds, type ExploreOptions, type RunOutcome } from './explore.js';
 import { kernelScenario } from './scenarios/kernel.js';
 
 const FIXTURE = new URL('./__fixtures__/explore-scenarios.ts', import.meta.url).href;
 const colors = pc.createColors(false);
 
 function options(over: Partial<ExploreOptions> = {}): ExploreOptions {
-  return { scenario: 'every-third', seeds: 10, firstSeed: 1, shard: { index: 1, count: 1 }, faults: false, params: {}, workers: 2, registry: FIXTURE, ...over };
+  return { scenario: 'every-third', seeds: 10, firstSeed: 1, shard: { index: 1, count: 1 }, faults: { type: 'off' }, params: {}, workers: 2, registry: FIXTURE, ...over };
+}
+
+function outcome(over: Partial<RunOutcome> & Pick<RunOutcome, 'seed'>): RunOutcome {
+  return {
+    scenario: 'every-third',
+    params: {},
+    faults: { type: 'none' },
+    ok: true,
+    outcome: 'all fences signalled',
+    detail: 'fine',
+    hash: 'h',
+    reports: 0,
+    violations: [],
+    events: 0,
+    virtualMs: 0,
+    injected: 0,
+    armed: 0,
+    rechecked: false,
+    ...over,
+  };
 }
 
 describe('explore: shards', () => {
@@ -29,39 +49,64 @@ describe('explore: shards', () => {
     // Deterministic: the same call, the same seeds.
     expect(shardSeeds(5, 53, { index: 3, count: n })).toEqual(all[2]);
   });
+
+  it('re-checks every n-th seed of the shard, the first included', () => {
+    expect(exploreJobs(options({ seeds: 12, recheckEvery: 5 })).filter((j) => j.recheck).map((j) => j.seed)).toEqual([1, 6, 11]);
+    expect(exploreJobs(options({ seeds: 12, shard: { index: 2, count: 2 }, recheckEvery: 2 })).filter((j) => j.recheck).map((j) => j.seed)).toEqual([2, 6, 10]);
+    expect(exploreJobs(options({ seeds: 4, recheckEvery: 0 })).some((j) => j.recheck)).toBe(false);
+  });
 });
 
 describe('explore: replay lines', () => {
-  it('names the scenario, the seed, the params given, and --chaos/--faults when set', () => {
-    expect(replayCommand({ scenario: 'kernel', params: {}, faults: false }, 2)).toBe('npm run demo -- kernel --seed 2');
-    expect(replayCommand({ scenario: 'preempt-deadlock', params: { ordering: 'none' }, chaos: true, faults: true }, 17)).toBe(
+  it('a verdict failure without harness faults replays with the demo; params, --chaos and --faults when set', () => {
+    expect(replayCommand(outcome({ scenario: 'kernel', seed: 2 }))).toBe('npm run demo -- kernel --seed 2');
+    expect(replayCommand(outcome({ scenario: 'preempt-deadlock', seed: 17, params: { ordering: 'none' }, chaos: true, faults: { type: 'default' } }))).toBe(
       'npm run demo -- preempt-deadlock --seed 17 --ordering none --chaos --faults',
     );
   });
 
-  it('formats a table of outcomes and one replay line per failing seed, capped unless asked', () => {
-    const opts = options({ seeds: 30 });
+  it('a broken invariant or a faulted run replays with a one-seed explore naming the faults (quoted for the shell)', () => {
+    const violations = [{ invariant: 'no-leak', reason: '1 object(s) alive' }];
+    expect(replayCommand(outcome({ scenario: 'kernel', seed: 4, violations }))).toBe('npm run explore -- --scenario kernel --first-seed 4 --seeds 1');
+    expect(replayCommand(outcome({ seed: 3, faults: { type: 'site', kind: 'alloc', site: 'drm_dep_job_init' } }))).toBe(
+      'npm run explore -- --scenario every-third --first-seed 3 --seeds 1 --faults alloc@drm_dep_job_init',
+    );
+    expect(replayCommand(outcome({ seed: 3, faults: { type: 'site', kind: 'alloc', site: "submit: grow it's array" } }))).toBe(
+      "npm run explore -- --scenario every-third --first-seed 3 --seeds 1 --faults 'alloc@submit: grow it'\\''s array'",
+    );
+    expect(replayCommand(outcome({ seed: 5, faults: { type: 'kind', kind: 'kill' }, chaos: true }))).toBe('npm run explore -- --scenario every-third --first-seed 5 --seeds 1 --chaos --faults kill');
+  });
+
+  it('formats a table of outcomes and one replay line per failing run, capped unless asked', () => {
     const outcomes = Array.from({ length: 30 }, (_, i) => {
       const seed = i + 1;
       const ok = seed % 3 !== 0;
-      return { seed, ok, outcome: ok ? 'all fences signalled' : 'deadlock', detail: ok ? 'fine' : 'stuck', hash: `h${seed % 2}`, reports: 0 };
+      return outcome({ seed, ok, outcome: ok ? 'all fences signalled' : 'deadlock', detail: ok ? 'fine' : 'stuck', hash: `h${seed % 2}` });
     });
-    const lines = formatExplore(opts, outcomes, colors, { maxReplays: 4 });
+    const lines = formatExplore(outcomes, colors, { maxReplays: 4 });
     const text = lines.join('\n');
-    expect(text).toMatch(/✔ all fences signalled\s+20\s+67%\s+2\s+1, 2, 4, 5, 7, 8, 10, 11, … \(12 more\)/);
+    expect(text).toMatch(/✔ all fences signalled\s+20\s+67%\s+2\s+0\s+1, 2, 4, 5, 7, 8, 10, 11, … \(12 more\)/);
     expect(text).toMatch(/✘ deadlock\s+10\s+33%/);
-    expect(text).toContain('10 failing seed(s) of 30; replay each with:');
+    expect(text).toContain('10 failing run(s) of 30; replay each with:');
     const replays = lines.filter((l) => l.includes('npm run demo --'));
     expect(replays.map((l) => /--seed (\d+)/.exec(l)![1])).toEqual(['3', '6', '9', '12']);
     expect(text).toContain('… 6 more (--all-failures lists every one)');
-    const all = formatExplore(opts, outcomes, colors, { maxReplays: Infinity }).filter((l) => l.includes('npm run demo --'));
+    const all = formatExplore(outcomes, colors, { maxReplays: Infinity }).filter((l) => l.includes('npm run demo --'));
     expect(all).toHaveLength(10);
     expect(all[0]).toMatch(/^ {2}npm run demo -- every-third --seed 3 +# deadlock: stuck$/);
   });
 
+  it('a run with a good verdict but a broken invariant fails, with the invariant as the reason', () => {
+    const lines = formatExplore([outcome({ seed: 1 }), outcome({ seed: 2, faults: { type: 'site', kind: 'alloc', site: 'x' }, violations: [{ invariant: 'credits-returned', reason: 'q ends with 1 credit(s) never returned' }] })], colors);
+    const text = lines.join('\n');
+    expect(text).toMatch(/✔ all fences signalled\s+2\s+100%\s+1\s+1/);
+    expect(text).toContain('1 failing run(s) of 2');
+    expect(text).toMatch(/--first-seed 2 --seeds 1 --faults alloc@x +# \[faults alloc@x\] credits-returned: q ends with 1 credit\(s\) never returned$/m);
+  });
+
   it('says so when nothing failed', () => {
-    const lines = formatExplore(options(), [{ seed: 1, ok: true, outcome: 'completed', detail: '', hash: 'h', reports: 0 }], colors);
-    expect(lines.at(-1)).toBe('No failures in 1 seed(s).');
+    const lines = formatExplore([outcome({ seed: 1, outcome: 'completed', detail: '' })], colors);
+    expect(lines.at(-1)).toBe('No failures in 1 run(s); every invariant held.');
   });
 });
 
@@ -95,8 +140,18 @@ describe('explore: worker threads', () => {
     expect(out[0]!.detail).toBe('boom 1');
   });
 
+  it('a trace that differs between two runs of the same seed breaks same-trace on the re-checked seeds', async () => {
+    const out = await explore(options({ scenario: 'nondeterministic', seeds: 4, recheckEvery: 2 }));
+    expect(out.map((o) => [o.seed, o.rechecked, o.violations.map((v) => v.invariant)])).toEqual([
+      [1, true, ['same-trace']],
+      [2, false, []],
+      [3, true, ['same-trace']],
+      [4, false, []],
+    ]);
+  });
+
   it('on the real registry (TypeScript source in the worker): the kernel scenario gives what it gives in-process', async () => {
-    const out = await explore({ scenario: 'kernel', seeds: 6, firstSeed: 1, shard: { index: 1, count: 1 }, faults: false, params: {}, workers: 2 });
+    const out = await explore({ scenario: 'kernel', seeds: 6, firstSeed: 1, shard: { index: 1, count: 1 }, faults: { type: 'off' }, params: {}, workers: 2 });
     const inProcess = [];
     for (let seed = 1; seed <= 6; seed++) {
       const r = (await kernelScenario.run({ seed, log: () => undefined, colors }))!;
@@ -104,5 +159,22 @@ describe('explore: worker threads', () => {
     }
     expect(out.map((o) => ({ seed: o.seed, ok: o.ok, outcome: o.outcome, hash: o.hash }))).toEqual(inProcess);
     expect(out.some((o) => o.outcome === 'deadlock')).toBe(true); // seed 2 deadlocks (kernel.test.ts)
-  });
+    // Its lockdep splats and a deadlocked seed's leaks are what it demonstrates: no violation.
+    expect(out.flatMap((o) => o.violations)).toEqual([]);
+  }, 60_000);
+
+  it('the fault matrix on a real scenario: a recording run, then one run per allocation site reached, each failing that site once', async () => {
+    const out = await explore({ scenario: 'teardown-under-load', seeds: 1, firstSeed: 1, shard: { index: 1, count: 1 }, faults: { type: 'matrix', kinds: ['alloc', 'kill'] }, params: {}, workers: 1 });
+    const [first, ...faulted] = out;
+    expect(first!.faults).toEqual({ type: 'none' });
+    expect(first!.armed).toBe(2); // the sync and the async variant
+    expect(first!.sites!.alloc).toContain('drm_dep_job_init');
+    expect(first!.unsupported).toEqual(['kill']);
+    expect(faulted.map((o) => o.faults)).toEqual(first!.sites!.alloc!.map((site) => ({ type: 'site', kind: 'alloc', site })));
+    for (const o of faulted) {
+      expect(o.injected).toBeGreaterThan(0);
+      expect(o.violations).toEqual([]);
+      expect(o.hash).not.toBe(first!.hash);
+    }
+  }, 60_000);
 });

@@ -1,16 +1,25 @@
 /**
- * `explore`: run one scenario under many seeds, in parallel worker threads, and report
- * the outcomes, with the one command that replays each failure.
+ * `explore`: run scenarios under many seeds, in parallel worker threads, check every
+ * invariant after every run, and report the outcomes with the one command that replays
+ * each failure.
  *
  * Each worker runs the TypeScript source (a plain-JS bootstrap registers tsx's loader in
- * the worker, which does not inherit the parent's `--import tsx`), takes seeds one at a
- * time from the parent and answers with the run's outcome. The outcome of a seed does not
- * depend on which worker ran it or when: a seed is a whole, independent simulation.
+ * the worker, which does not inherit the parent's `--import tsx`), takes units of work
+ * (a scenario, a seed, the faults asked for) one at a time from the parent and answers
+ * with the outcome of every run of the unit (see explore-run.ts). The outcome of a unit
+ * does not depend on which worker ran it or when: a seed is a whole, independent
+ * simulation.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { runFaultsFlag, runFaultsLabel, shellQuote, type FaultRequest } from './explore-faults.js';
+import { failed, type ExploreJob, type RunOutcome } from './explore-run.js';
 import type { Colors } from './scenarios/index.js';
 import { formatTable } from './summary.js';
+
+export type { ExploreJob, RunOutcome } from './explore-run.js';
+/** What one run of a seed did (the name explore has always used). */
+export type SeedOutcome = RunOutcome;
 
 export interface Shard {
   /** 1-based. */
@@ -26,28 +35,21 @@ export interface ExploreOptions {
   readonly shard: Shard;
   /** `--chaos` given (undefined: the scenario's default). */
   readonly chaos?: boolean;
-  readonly faults: boolean;
+  /** What `--faults` asked for (explore-faults.ts). */
+  readonly faults: FaultRequest;
   /** Scenario params as given on the command line (non-default ones appear in replay lines). */
   readonly params: Readonly<Record<string, string>>;
   /** Worker threads. */
   readonly workers: number;
+  /** Re-run every n-th seed of the shard (the first included) and compare trace hashes. Default 10; 0: never. */
+  readonly recheckEvery?: number;
   /** Module (file URL) exporting `scenarios`; default the app's registry. For tests. */
   readonly registry?: string;
 }
 
-/** What one seed did. */
-export interface SeedOutcome {
-  readonly seed: number;
-  readonly ok: boolean;
-  readonly outcome: string;
-  readonly detail: string;
-  readonly hash: string;
-  readonly reports: number;
-}
-
 /** Messages between the parent and a worker. */
-export type ToWorker = { readonly type: 'run'; readonly seed: number } | { readonly type: 'exit' };
-export type FromWorker = { readonly type: 'ready' } | { readonly type: 'done'; readonly result: SeedOutcome };
+export type ToWorker = { readonly type: 'run'; readonly id: number; readonly job: ExploreJob } | { readonly type: 'exit' };
+export type FromWorker = { readonly type: 'ready' } | { readonly type: 'done'; readonly id: number; readonly outcomes: readonly RunOutcome[] };
 
 /** Parses `i/n` (1 ≤ i ≤ n). Throws with a message for anything else. */
 export function parseShard(text: string): Shard {
@@ -69,10 +71,36 @@ export function shardSeeds(first: number, count: number, shard: Shard): number[]
   return out;
 }
 
-/** The one command that replays `seed` of an explore run. */
-export function replayCommand(opts: Pick<ExploreOptions, 'scenario' | 'params' | 'chaos' | 'faults'>, seed: number): string {
-  const params = Object.entries(opts.params).map(([k, v]) => ` --${k} ${v}`).join('');
-  return `npm run demo -- ${opts.scenario} --seed ${seed}${params}${opts.chaos === true ? ' --chaos' : ''}${opts.faults ? ' --faults' : ''}`;
+/** Whether the `i`-th seed of a shard (0-based) is re-run to compare its trace hash. */
+export function rechecked(i: number, every: number): boolean {
+  return every > 0 && i % every === 0;
+}
+
+/** The units of an explore run: one per seed of the shard. */
+export function exploreJobs(opts: ExploreOptions): ExploreJob[] {
+  return shardSeeds(opts.firstSeed, opts.seeds, opts.shard).map((seed, i) => ({
+    scenario: opts.scenario,
+    params: opts.params,
+    seed,
+    ...(opts.chaos === undefined ? {} : { chaos: opts.chaos }),
+    faults: opts.faults,
+    recheck: rechecked(i, opts.recheckEvery ?? 10),
+  }));
+}
+
+/**
+ * The one command that replays a run. A verdict failure of a run without harness faults
+ * replays with the demo itself (narrative, `--html`, `--trace`); anything else (a broken
+ * invariant, a run with one fault site or kind) with a one-seed explore, which checks the
+ * invariants again and names the faults.
+ */
+export function replayCommand(o: Pick<RunOutcome, 'scenario' | 'params' | 'chaos' | 'faults' | 'seed' | 'violations'>): string {
+  const params = Object.entries(o.params).map(([k, v]) => ` --${k} ${shellQuote(v)}`).join('');
+  const chaos = o.chaos === true ? ' --chaos' : '';
+  if (o.violations.length === 0 && (o.faults.type === 'none' || o.faults.type === 'default')) {
+    return `npm run demo -- ${o.scenario} --seed ${o.seed}${params}${chaos}${o.faults.type === 'default' ? ' --faults' : ''}`;
+  }
+  return `npm run explore -- --scenario ${o.scenario} --first-seed ${o.seed} --seeds 1${params}${chaos}${runFaultsFlag(o.faults)}`;
 }
 
 /** Worker threads to use by default: one per core, at most 4. */
@@ -84,36 +112,34 @@ const BOOT = new URL('./explore-worker-boot.mjs', import.meta.url);
 const ENTRY = new URL('./explore-worker.ts', import.meta.url);
 
 /**
- * Run the shard's seeds on `opts.workers` worker threads. Resolves with one outcome per
- * seed, in seed order. `onProgress(done, total)` after each seed.
+ * Run `jobs` on `workers` worker threads. Resolves with every run's outcome, ordered by
+ * unit (as given) and by run within a unit. `onProgress(done, total)` after each unit.
  */
-export async function explore(opts: ExploreOptions, onProgress?: (done: number, total: number) => void): Promise<SeedOutcome[]> {
-  const seeds = shardSeeds(opts.firstSeed, opts.seeds, opts.shard);
-  const results: SeedOutcome[] = [];
-  if (seeds.length === 0) return results;
-  const n = Math.max(1, Math.min(opts.workers, seeds.length));
+export async function runJobs(
+  jobs: readonly ExploreJob[],
+  options: { readonly workers: number; readonly registry?: string },
+  onProgress?: (done: number, total: number) => void,
+): Promise<RunOutcome[]> {
+  const results: (readonly RunOutcome[])[] = new Array<readonly RunOutcome[]>(jobs.length);
+  if (jobs.length === 0) return [];
+  const n = Math.max(1, Math.min(options.workers, jobs.length));
   let next = 0;
+  let done = 0;
   const workers: Worker[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
       let live = n;
       const feed = (w: Worker): void => {
-        if (next < seeds.length) {
-          w.postMessage({ type: 'run', seed: seeds[next++]! } satisfies ToWorker);
+        if (next < jobs.length) {
+          const id = next++;
+          w.postMessage({ type: 'run', id, job: jobs[id]! } satisfies ToWorker);
         } else {
           w.postMessage({ type: 'exit' } satisfies ToWorker);
         }
       };
       for (let i = 0; i < n; i++) {
         const w = new Worker(BOOT, {
-          workerData: {
-            entry: ENTRY.href,
-            registry: opts.registry,
-            scenario: opts.scenario,
-            params: opts.params,
-            chaos: opts.chaos,
-            faults: opts.faults,
-          },
+          workerData: { entry: ENTRY.href, registry: options.registry },
           // The parent's flags (--import tsx, vitest's) are not for the worker: the
           // bootstrap registers tsx itself; the condition picks @dep/* source.
           execArgv: ['--conditions=@dep/source'],
@@ -123,8 +149,8 @@ export async function explore(opts: ExploreOptions, onProgress?: (done: number, 
         workers.push(w);
         w.on('message', (m: FromWorker) => {
           if (m.type === 'done') {
-            results.push(m.result);
-            onProgress?.(results.length, seeds.length);
+            results[m.id] = m.outcomes;
+            onProgress?.(++done, jobs.length);
           }
           feed(w);
         });
@@ -138,19 +164,35 @@ export async function explore(opts: ExploreOptions, onProgress?: (done: number, 
   } finally {
     for (const w of workers) void w.terminate();
   }
-  return results.sort((x, y) => x.seed - y.seed);
+  return results.flat();
+}
+
+/** Run the shard's seeds of one scenario; outcomes in seed order. */
+export async function explore(opts: ExploreOptions, onProgress?: (done: number, total: number) => void): Promise<RunOutcome[]> {
+  return runJobs(exploreJobs(opts), { workers: opts.workers, ...(opts.registry === undefined ? {} : { registry: opts.registry }) }, onProgress);
 }
 
 /** Seeds as a short list: `1, 4, 7, … (12 more)`. */
 function seedList(seeds: readonly number[], max = 8): string {
-  const shown = seeds.slice(0, max).join(', ');
-  return seeds.length > max ? `${shown}, … (${seeds.length - max} more)` : shown;
+  const unique = [...new Set(seeds)];
+  const shown = unique.slice(0, max).join(', ');
+  return unique.length > max ? `${shown}, … (${unique.length - max} more)` : shown;
 }
 
-/** The report: a table of outcomes, then one replay line per failing seed. */
-export function formatExplore(opts: ExploreOptions, outcomes: readonly SeedOutcome[], colors: Colors, options: { readonly maxReplays?: number } = {}): string[] {
+/** Why a run failed, in one line: the first broken invariant, or the verdict. */
+export function failureReason(o: Pick<RunOutcome, 'ok' | 'outcome' | 'detail' | 'violations'>): string {
+  const v = o.violations[0];
+  if (v !== undefined) return `${v.invariant}: ${v.reason}${o.violations.length > 1 ? ` (+${o.violations.length - 1} more)` : ''}`;
+  return `${o.outcome}: ${o.detail}`;
+}
+
+/**
+ * The report: a table of outcomes (with the runs that broke an invariant), then one replay
+ * line per failing run.
+ */
+export function formatExplore(outcomes: readonly RunOutcome[], colors: Colors, options: { readonly maxReplays?: number } = {}): string[] {
   const out: string[] = [];
-  const groups = new Map<string, SeedOutcome[]>();
+  const groups = new Map<string, RunOutcome[]>();
   for (const o of outcomes) {
     const list = groups.get(o.outcome);
     if (list === undefined) groups.set(o.outcome, [o]);
@@ -162,20 +204,28 @@ export function formatExplore(opts: ExploreOptions, outcomes: readonly SeedOutco
       const ok = list[0]!.ok;
       const pct = `${Math.round((100 * list.length) / Math.max(1, outcomes.length))}%`;
       const hashes = new Set(list.map((o) => o.hash)).size;
-      return [ok ? colors.green(`✔ ${outcome}`) : colors.red(`✘ ${outcome}`), String(list.length), pct, String(hashes), seedList(list.map((o) => o.seed))];
+      const broken = list.filter((o) => o.violations.length > 0).length;
+      return [
+        ok ? colors.green(`✔ ${outcome}`) : colors.red(`✘ ${outcome}`),
+        String(list.length),
+        pct,
+        String(hashes),
+        broken === 0 ? '0' : colors.red(String(broken)),
+        seedList(list.map((o) => o.seed)),
+      ];
     });
-  out.push(...formatTable(['outcome', 'seeds', 'share', 'distinct traces', 'seeds (first)'], rows, colors, new Set([1, 2, 3])).map((l) => `  ${l}`));
-  const failures = outcomes.filter((o) => !o.ok);
+  out.push(...formatTable(['outcome', 'runs', 'share', 'distinct traces', 'invariants broken', 'seeds (first)'], rows, colors, new Set([1, 2, 3, 4])).map((l) => `  ${l}`));
+  const failures = outcomes.filter(failed);
   out.push('');
   if (failures.length === 0) {
-    out.push(colors.green(`No failures in ${outcomes.length} seed(s).`));
+    out.push(colors.green(`No failures in ${outcomes.length} run(s); every invariant held.`));
     return out;
   }
   const max = options.maxReplays ?? 20;
-  out.push(colors.bold(`${failures.length} failing seed(s) of ${outcomes.length}; replay each with:`));
+  out.push(colors.bold(`${failures.length} failing run(s) of ${outcomes.length}; replay each with:`));
   const shown = failures.slice(0, max);
-  const width = Math.max(...shown.map((f) => replayCommand(opts, f.seed).length));
-  for (const f of shown) out.push(`  ${replayCommand(opts, f.seed).padEnd(width)}  ${colors.dim(`# ${f.outcome}: ${f.detail}`)}`);
+  const width = Math.max(...shown.map((f) => replayCommand(f).length));
+  for (const f of shown) out.push(`  ${replayCommand(f).padEnd(width)}  ${colors.dim(`# ${f.faults.type === 'none' ? '' : `[faults ${runFaultsLabel(f.faults)}] `}${failureReason(f)}`)}`);
   if (failures.length > shown.length) out.push(colors.dim(`  … ${failures.length - shown.length} more (--all-failures lists every one)`));
   return out;
 }

@@ -1,9 +1,11 @@
 /**
  * A registry for explore's tests: `every-third` fails exactly on seeds divisible by 3 (a
  * deadlock under seeds 3, 6, …), passes otherwise; its trace hash depends on the seed only.
- * `throws` throws under odd seeds.
+ * `throws` throws under odd seeds. `nondeterministic` gives a new trace hash on every run.
  */
 import type { Scenario, ScenarioResult } from '../scenarios/index.js';
+
+let runs = 0;
 
 function result(seed: number, ok: boolean, params: Readonly<Record<string, string>>): ScenarioResult {
   return {
@@ -35,5 +37,10 @@ export const scenarios: readonly Scenario[] = [
       if (seed % 2 === 1) throw new Error(`boom ${seed}`);
       return result(seed, true, {});
     },
+  },
+  {
+    name: 'nondeterministic',
+    summary: 'a different trace every run',
+    run: ({ seed }) => ({ ...result(seed, true, {}), traceHash: `run-${++runs}` }),
   },
 ];
