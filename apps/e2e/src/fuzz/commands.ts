@@ -44,7 +44,7 @@ const file = fc.nat(FILES_PER_DEVICE - 1);
 const device = fc.constantFrom<DeviceIndex>(0, 1, 2);
 const target: fc.Arbitrary<Target> = fc.record({ d: device, f: file });
 const idx = fc.nat(7);
-const bad = fc.boolean();
+const bad = fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 });
 const pages = fc.integer({ min: 1, max: 4 });
 const units = fc.integer({ min: 1, max: 16 });
 const slot = fc.nat(VA_SLOTS - 1);
@@ -134,3 +134,21 @@ const amdxdna: Array<{ arbitrary: CmdArb; weight: number }> = [
 
 /** Every command, weighted. */
 export const allCommands: CmdArb[] = [...core, ...xe, ...panthor, ...amdxdna].flatMap(({ arbitrary, weight }) => Array.from({ length: weight }, () => arbitrary));
+
+/**
+ * The fixed prefix of every sequence, made of valid commands (so the model follows it):
+ * each client starts with something to use — xe and panthor a VM with a private BO mapped
+ * at slot 0 and an exec queue / group on it; amdxdna a heap, a DEV and a CMD BO and a
+ * configured context; everyone a signalled syncobj. The random part then reaches submits
+ * and teardown paths without first having to build that state by chance.
+ */
+export function bootstrap(): Cmd[] {
+  const out: Cmd[] = [];
+  for (let f = 0; f < FILES_PER_DEVICE; f++) {
+    out.push(new XeVmCreate(f, 'ok'), new XeBoCreate(f, 1, 'private', 0), new XeVmBind(f, 0, true, 0, 0, 'ok'), new XeQueueCreate(f, 0, 0, 'ok'));
+    out.push(new PtVmCreate(f, 'ok'), new PtBoCreate(f, 1, 'private', 0), new PtVmBind(f, 0, true, 0, 0, 'ok'), new PtGroupCreate(f, 0, 'ok'));
+    out.push(new AxBoCreate(f, 16, 1, 'ok'), new AxBoCreate(f, 1, 2, 'ok'), new AxBoCreate(f, 1, 3, 'ok'), new AxHwctxCreate(f, 'ok'), new AxHwctxConfig(f, 0, 0, 'ok'));
+    for (const d of [0, 1, 2] as const) out.push(new SyncCreate({ d, f }, true, false));
+  }
+  return out;
+}

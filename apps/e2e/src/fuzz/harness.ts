@@ -7,6 +7,7 @@
 import type { DrmDevice, DrmDeviceSnapshot } from '@dep/drm';
 import { isDepError, type ErrnoName } from '@dep/kernel';
 import { expect } from 'vitest';
+import { errnoLog } from './coverage.js';
 import { slotVa, type Model, type SyncState } from './model.js';
 import { snapshotAll, type World } from './world.js';
 
@@ -42,6 +43,7 @@ export async function expectErrno(w: World, errno: ErrnoName, what: string, fn: 
   const before = snapshotAll(w);
   const got = await errnoOf(w, fn);
   expect(got, `${what}: errno`).toBe(errno);
+  errnoLog.push(errno);
   expect(snapshotAll(w), `${what}: every device unchanged`).toEqual(before);
 }
 

@@ -7,6 +7,8 @@
 import type { DrmDevice } from '@dep/drm';
 import fc from 'fast-check';
 import { expect } from 'vitest';
+import { bootstrap } from './commands.js';
+import type { Coverage } from './coverage.js';
 import type { Cmd } from './harness.js';
 import { emptyModel } from './model.js';
 import { createWorld, teardownWorld } from './world.js';
@@ -38,11 +40,25 @@ export function budgetFromEnv(env: Readonly<Record<string, string | undefined>> 
   };
 }
 
-/** Run `cmds` against a fresh world and check the end-of-run invariants. */
-export async function runSequence(cmds: Iterable<Cmd>): Promise<void> {
+/** Options of {@link runSequence}. */
+export interface RunOptions {
+  /** Counts what ran. */
+  readonly coverage?: Coverage;
+  /** Run {@link bootstrap} first (default true). */
+  readonly bootstrap?: boolean;
+}
+
+/**
+ * Run the bootstrap prefix and `cmds` against a fresh world, each command checking the
+ * model after it, then check the end-of-run invariants.
+ */
+export async function runSequence(cmds: Iterable<Cmd>, options: RunOptions = {}): Promise<void> {
   const world = createWorld();
   const model = emptyModel();
-  await fc.asyncModelRun(() => ({ model, real: world }), cmds);
+  const { coverage } = options;
+  if (options.bootstrap ?? true) await fc.asyncModelRun(() => ({ model, real: world }), bootstrap());
+  const list = coverage === undefined ? cmds : [...cmds].map((c) => coverage.wrap(c));
+  await fc.asyncModelRun(() => ({ model, real: world }), list);
   await teardownWorld(world);
   for (const dev of world.devices as readonly DrmDevice[]) {
     expect(dev.objects.map((o) => o.name), `${dev.name}: GEM objects left after every file closed`).toEqual([]);
