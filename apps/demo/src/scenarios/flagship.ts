@@ -7,7 +7,8 @@
  *   (WRITE).
  * - **render** (panthor) imports the buffers and renders from them through implicit sync
  *   the way Mesa does it on an explicit-sync driver: `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` for
- *   READ (the resv's WRITE fences: the NPU job), imported into an in-syncobj, a group
+ *   READ (`dmaBufFd.exportSyncFile`: the resv's WRITE fences, the NPU job), imported into
+ *   an in-syncobj (`SYNCOBJ_FD_TO_HANDLE` with IMPORT_SYNC_FILE), a group
  *   submit waiting on it; its render-done syncobj is exported as a sync_file.
  * - **compute** (xe, a long-running VM): a compute job per frame writes a user fence
  *   (value = frame); the user-fence convert ioctl exports "value ≥ frame" into a syncobj
@@ -20,13 +21,12 @@
  *   for its resv — xe's preempt fence fires, the LR queue is suspended — moves it, and
  *   xe's rebind worker resumes the queue.
  */
-import { DRM_TIMEOUT_INFINITE, GemCreateFlags, SyncobjFdToHandleFlags, SyncobjHandleToFdFlags } from '@dep/drm';
+import { DRM_TIMEOUT_INFINITE, DmaBufSyncFlags, GemCreateFlags, SyncobjFdToHandleFlags, SyncobjHandleToFdFlags } from '@dep/drm';
 import { AmdxdnaBoType, writeCommand } from '@dep/driver-amdxdna';
 import { XE_SYNC_FLAG_SIGNAL, XeEngineClass, XeSyncType, XeVmCreateFlags, type XeVm } from '@dep/driver-xe';
 import { isDepError, type Report, type TraceRecord } from '@dep/kernel';
 import { judge, makeResult, newSim, queueStats, runMain } from '../result.js';
 import '../trace-events.js';
-import { DMA_BUF_SYNC_READ, dmaBufExportSyncFile } from './dma-buf-sync.js';
 import type { RunTrace, Scenario, ScenarioOptions, ScenarioResult } from './index.js';
 import { BO_VA, createDevices, finiDevices, npuClient, npuCommand, panthorClient, panthorQueueSubmit, panthorSignal, panthorWait, xeClient } from './three-drivers.js';
 import { VramEvictor, type Eviction } from './vram-evictor.js';
@@ -166,7 +166,7 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
       cmdObj.put();
       await npu.file.execCmd({ hwctx: npu.hwctx, cmdHandles: out.cmd, cmdCount: 1, args: [out.handle] });
       // render: Mesa's implicit sync on panthor — sync_file of the buffer's writers → in-syncobj.
-      const sf = dmaBufExportSyncFile(out.fd, DMA_BUF_SYNC_READ);
+      const { fd: sf } = await out.fd.exportSyncFile({ flags: DmaBufSyncFlags.READ });
       try {
         await render.file.syncobjFdToHandle({ fd: sf, handle: renderIn, flags: SyncobjFdToHandleFlags.IMPORT_SYNC_FILE });
       } finally {
