@@ -6,6 +6,7 @@ import pc from 'picocolors';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderHtml, scriptSafeJson } from './html.js';
+import { flagshipScenario } from './scenarios/flagship.js';
 import { kernelScenario } from './scenarios/kernel.js';
 import { bypassVsWorkerScenario } from './scenarios/queue-options.js';
 import type { ScenarioResult } from './scenarios/index.js';
@@ -118,6 +119,26 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('--html: the page in headless Chromium
     expect(await view.locator('rect.slice[data-client="game"]').first().getAttribute('width')).not.toBe(x0);
     await page.locator('[data-testid="reset-zoom"]').click();
     expect(await view.locator('rect.slice[data-client="game"]').first().getAttribute('width')).toBe(x0);
+
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 30_000);
+
+  it('flagship (the README picture): engine lanes of all three devices, the four clients\' queues, fences, dependency arrows; no errors', async () => {
+    const { page, problems } = await open(await run(flagshipScenario), 'flagship');
+    const view = page.locator('[data-testid="timeline-0"]');
+    const lanes = await view.locator('g.lane').evaluateAll((gs: Attrs[]) => gs.map((g) => `${g.getAttribute('data-group')}:${g.getAttribute('data-lane')}`));
+    for (const engine of ['engines:npu:col0', 'engines:mali:csg0.cs0', 'engines:xe:ccs0', 'engines:xe:bcs0']) expect(lanes, engine).toContain(engine);
+    expect(lanes.filter((l) => l.startsWith('queues:')).length).toBeGreaterThanOrEqual(4);
+    for (const client of ['npu', 'render', 'compute', 'compositor']) {
+      // Each client: 4 jobs on its queue lane and 4 on its engine lane.
+      expect(await view.locator(`rect.slice[data-client="${client}"]`).count(), client).toBeGreaterThanOrEqual(8);
+      expect(await page.locator(`[data-testid="legend"] [data-client="${client}"]`).count(), client).toBe(1);
+    }
+    expect(await view.locator('.marker[data-kind="fence"]').count()).toBeGreaterThan(20);
+    expect(await view.locator('.marker[data-kind="preempt"]').count()).toBeGreaterThan(0);
+    expect(await view.locator('path.flow').count()).toBeGreaterThanOrEqual(12);
+    expect(await page.locator('[data-testid="verdict"]').textContent()).toBe('✔ all fences signalled');
 
     mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
     await page.evaluate('window.scrollTo(0, 0)');
