@@ -45,8 +45,8 @@ export class AxBoCreate implements Cmd {
     else if (this.variant === 'type') await expectErrno(w, 'EINVAL', what, create({ type: 7 }));
     else if (this.variant === 'zero') await expectErrno(w, 'EINVAL', what, create({ size: 0n }));
     else if (this.variant === 'huge') await expectErrno(w, 'EINVAL', what, create({ size: GEM_MAX_SIZE + 1n }));
-    else if (type === AmdxdnaBoType.DEV_HEAP && fm.heap) await expectErrno(w, 'EBUSY', `${what} (second heap)`, create({}));
-    else if (type === AmdxdnaBoType.DEV && !fm.heap) await expectErrno(w, 'EINVAL', `${what} (no heap)`, create({}));
+    else if (type === AmdxdnaBoType.DEV_HEAP && fm.heap !== null) await expectErrno(w, 'EBUSY', `${what} (second heap)`, create({}));
+    else if (type === AmdxdnaBoType.DEV && fm.heap === null) await expectErrno(w, 'EINVAL', `${what} (no heap)`, create({}));
     else {
       const { handle } = await call(w, create({}));
       expect(handle, 'BO handle').toBe(lowestFree(fm.gem));
@@ -56,7 +56,7 @@ export class AxBoCreate implements Cmd {
       expect(dm.objects.has(key), 'a new object').toBe(false);
       dm.objects.set(key, { key, dev: AMDXDNA, origin: key, vm: null, boType: type, size });
       fm.gem.set(handle, key);
-      if (type === AmdxdnaBoType.DEV_HEAP) fm.heap = true;
+      if (type === AmdxdnaBoType.DEV_HEAP) fm.heap = key;
     }
     checkModel(m, w);
   }
@@ -81,7 +81,7 @@ export class AxHwctxCreate implements Cmd {
     const create = () => file.createHwctx({ numTiles: this.variant === 'tiles' ? 3 : 4, ext: this.variant === 'ext' ? 1n : 0n });
     const used = dm.files.reduce((n, x) => n + x.ctxs.size, 0);
     if (this.variant === 'ext') await expectErrno(w, 'EINVAL', what, create);
-    else if (!fm.heap) await expectErrno(w, 'ENOENT', `${what} (no heap)`, create);
+    else if (fm.heap === null) await expectErrno(w, 'ENOENT', `${what} (no heap)`, create);
     else if (this.variant === 'tiles') await expectErrno(w, 'EINVAL', what, create);
     else if (used >= NPU_COLUMNS) await expectErrno(w, 'ENOSPC', `${what} (every column taken)`, create);
     else {
@@ -92,7 +92,7 @@ export class AxHwctxCreate implements Cmd {
       const sid = w.syncobjId(file.syncobjs.lookup(syncobjHandle)!);
       fm.sync.set(syncobjHandle, sid);
       m.syncobjs.set(sid, 'empty');
-      fm.ctxs.set(handle, { vm: null, syncobj: sid, configured: false, nextSeq: 1n });
+      fm.ctxs.set(handle, { vm: null, syncobj: sid, configured: false, nextSeq: 1n, cu: null });
     }
     checkModel(m, w);
   }
@@ -147,6 +147,7 @@ export class AxHwctxConfig implements Cmd {
     else {
       await call(w, config);
       ctx.configured = true;
+      ctx.cu = fm.gem.get(cu)!;
     }
     checkModel(m, w);
   }

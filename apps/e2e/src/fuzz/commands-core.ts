@@ -360,7 +360,11 @@ export class Reopen implements Cmd {
     });
     expect(again, 'a second close').toBe('EBADF');
     (w.files[this.t.d] as DrmFile[])[this.t.f] = (w.devices[this.t.d] as { open(): DrmFile }).open();
-    for (const key of dm.files[this.t.f]!.vms.values()) dm.vms.get(key)!.destroyed = true;
+    for (const key of dm.files[this.t.f]!.vms.values()) {
+      const vm = dm.vms.get(key)!;
+      vm.destroyed = true;
+      vm.slots.clear();
+    }
     dm.files[this.t.f] = emptyFile();
     dropNames(dm);
     checkModel(m, w);

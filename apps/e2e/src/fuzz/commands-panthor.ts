@@ -173,7 +173,7 @@ export class PtGroupCreate implements Cmd {
     else {
       const { groupHandle } = await call(w, create);
       expect(groupHandle, 'group handle').toBe(lowestFree(fm.ctxs));
-      fm.ctxs.set(groupHandle, { vm: fm.vms.get(vmId)!, syncobj: 0, configured: true, nextSeq: 1n });
+      fm.ctxs.set(groupHandle, { vm: fm.vms.get(vmId)!, syncobj: 0, configured: true, nextSeq: 1n, cu: null });
     }
     checkModel(m, w);
   }

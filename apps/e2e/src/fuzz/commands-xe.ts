@@ -186,7 +186,7 @@ export class XeQueueCreate implements Cmd {
     else {
       const { execQueueId } = await call(w, create);
       expect(execQueueId, 'exec_queue_id').toBe(lowestFree(fm.ctxs));
-      fm.ctxs.set(execQueueId, { vm: fm.vms.get(vmId)!, syncobj: 0, configured: true, nextSeq: 1n });
+      fm.ctxs.set(execQueueId, { vm: fm.vms.get(vmId)!, syncobj: 0, configured: true, nextSeq: 1n, cu: null });
     }
     checkModel(m, w);
   }

@@ -37,6 +37,7 @@ import {
   type XeVmCreateVariant,
 } from './commands-xe.js';
 import type { Cmd } from './harness.js';
+import { SubmitThenTeardown, type Teardown } from './commands-midflight.js';
 import { VA_SLOTS } from './model.js';
 import { FILES_PER_DEVICE, type DeviceIndex } from './world.js';
 
@@ -132,8 +133,15 @@ const amdxdna: Array<{ arbitrary: CmdArb; weight: number }> = [
   weighted(1, fc.tuple(file, idx, idx, variant<WaitCmdVariant>('ok', 'bad-ctx', 'zero', 'future')).map(([f, i, s, v]) => new AxWaitCmd(f, i, s, v))),
 ];
 
+const midflight: Array<{ arbitrary: CmdArb; weight: number }> = [
+  weighted(
+    3,
+    fc.tuple(device, file, idx, idx, units, fc.constantFrom<Teardown>('ctx', 'vm', 'file')).map(([d, f, c, o, u, t]) => new SubmitThenTeardown(d, f, c, o, u, t)),
+  ),
+];
+
 /** Every command, weighted. */
-export const allCommands: CmdArb[] = [...core, ...xe, ...panthor, ...amdxdna].flatMap(({ arbitrary, weight }) => Array.from({ length: weight }, () => arbitrary));
+export const allCommands: CmdArb[] = [...core, ...xe, ...panthor, ...amdxdna, ...midflight].flatMap(({ arbitrary, weight }) => Array.from({ length: weight }, () => arbitrary));
 
 /**
  * The fixed prefix of every sequence, made of valid commands (so the model follows it):

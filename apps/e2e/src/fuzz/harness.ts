@@ -8,7 +8,7 @@ import type { DrmDevice, DrmDeviceSnapshot } from '@dep/drm';
 import { isDepError, type ErrnoName } from '@dep/kernel';
 import { expect } from 'vitest';
 import { errnoLog } from './coverage.js';
-import { slotVa, type Model, type SyncState } from './model.js';
+import { expectedAlive, slotVa, type Model, type SyncState } from './model.js';
 import { snapshotAll, type World } from './world.js';
 
 /** The model and the world, as fast-check's model run hands them to a command. */
@@ -99,6 +99,9 @@ export function checkModel(m: Model, w: World): void {
       expect(table.map(([h]) => h).sort((a, b) => a - b), `${where} ${CTX_TABLE[d]} handles`).toEqual([...fm.ctxs.keys()].sort((a, b) => a - b));
     }
     expect(new Map(snap.names.map(([n, o]) => [n, objKey(d, o)])), `${dev.name} flink names`).toEqual(dm.names);
+    // Objects a client made (drivers' internal ones, like a VM's root page table, are the end-of-run check's).
+    const live = new Set(snap.objects.map((o) => objKey(d, o.id)).filter((k) => dm.objects.has(k)));
+    expect(live, `${dev.name} live GEM objects (no leak, no early free)`).toEqual(expectedAlive(m, d));
     const counts = new Map<string, number>();
     for (const fm of dm.files) for (const o of fm.gem.values()) counts.set(o, (counts.get(o) ?? 0) + 1);
     for (const [key, n] of counts) {

@@ -42,6 +42,8 @@ export interface CtxModel {
   configured: boolean;
   /** amdxdna: the sequence number the next command gets. */
   nextSeq: bigint;
+  /** amdxdna: key of the CU BO configured (the context holds a reference), null before. */
+  cu: string | null;
 }
 
 export interface FileModel {
@@ -55,8 +57,8 @@ export interface FileModel {
   readonly vms: Map<number, string>;
   /** Context handle → context (exec_queue, group, hwctx tables). */
   readonly ctxs: Map<number, CtxModel>;
-  /** amdxdna: the file has its device heap. */
-  heap: boolean;
+  /** amdxdna: key of the file's device heap (the file holds a reference), null before one is made. */
+  heap: string | null;
 }
 
 export interface DevModel {
@@ -84,7 +86,7 @@ export function slotVa(i: number): bigint {
 }
 
 export function emptyFile(): FileModel {
-  return { gem: new Map(), sync: new Map(), prime: new Map(), vms: new Map(), ctxs: new Map(), heap: false };
+  return { gem: new Map(), sync: new Map(), prime: new Map(), vms: new Map(), ctxs: new Map(), heap: null };
 }
 
 export function emptyModel(): Model {
@@ -136,4 +138,33 @@ export function liveVms(m: Model, d: DeviceIndex, f: number): Map<number, VmMode
   const out = new Map<number, VmModel>();
   for (const [h, key] of m.devs[d].files[f]!.vms) out.set(h, m.devs[d].vms.get(key)!);
   return out;
+}
+
+/**
+ * The objects of a device that must be alive now (the runtime is idle: no job holds
+ * one): those a handle names, those mapped in a VM, the heap of an amdxdna file and the
+ * CU BOs of its contexts, and the exporter of every dma-buf still referenced — by a live
+ * object imported from it on another device.
+ */
+export function expectedAlive(m: Model, d: number): Set<string> {
+  const direct = (dm: DevModel): Set<string> => {
+    const out = new Set<string>();
+    for (const f of dm.files) {
+      for (const o of f.gem.values()) out.add(o);
+      if (f.heap !== null) out.add(f.heap);
+      for (const c of f.ctxs.values()) if (c.cu !== null) out.add(c.cu);
+    }
+    for (const vm of dm.vms.values()) if (!vm.destroyed) for (const o of vm.slots.values()) out.add(o);
+    return out;
+  };
+  const alive = direct(m.devs[d as 0 | 1 | 2]);
+  for (let other = 0; other < m.devs.length; other++) {
+    if (other === d) continue;
+    const odm = m.devs[other as 0 | 1 | 2];
+    for (const key of direct(odm)) {
+      const origin = odm.objects.get(key)!.origin;
+      if (origin !== key && Number(origin.split(':')[0]) === d) alive.add(origin);
+    }
+  }
+  return alive;
 }
