@@ -4,7 +4,8 @@
  * When an allocation does not fit, hw-sim's `DeviceMemory.alloc` calls the region's
  * eviction callbacks (the driver's shrinker). This one keeps an LRU of the BOs it may
  * evict and, for the least recently used one still in VRAM, does what `ttm_bo_evict()`
- * does to a BO: wait for every fence in its reservation object
+ * does to a BO, with the BO reserved (its resv locked) throughout: wait for every fence in
+ * its reservation object
  * (`dma_resv_wait_timeout(resv, DMA_RESV_USAGE_BOOKKEEP, …)`, which enables signalling on
  * them — an xe long-running VM's preempt fences among them: the queues are suspended) and
  * move it to system memory (copy, then free the VRAM placement).
@@ -65,17 +66,25 @@ export class VramEvictor {
     const victim = this.#lru.find((e) => e.obj.buffer !== null && e.obj.buffer.region === 'vram' && !e.obj.buffer.freed);
     if (victim === undefined) return false;
     const buf = victim.obj.buffer!;
+    const resv = victim.obj.resv;
     const startedAt = rt.now();
-    this.#note(`TTM: evicting ${victim.name} (${buf.size >> 10} KiB of VRAM): waiting for its resv's fences`, 'preempt');
-    const left = await victim.obj.resv.waitTimeout(DmaResvUsage.BOOKKEEP, EVICT_WAIT_MS);
-    if (left <= 0) {
-      this.#note(`TTM: ${victim.name} still busy after ${EVICT_WAIT_MS} ms; not evicted`, 'fault');
-      return false;
+    // The BO stays reserved for the whole eviction, as TTM's LRU walk keeps it: whoever
+    // wants to add fences to it (xe's rebind worker re-arming the preempt fence) waits.
+    await resv.lock(null);
+    try {
+      this.#note(`TTM: evicting ${victim.name} (${buf.size >> 10} KiB of VRAM): waiting for its resv's fences`, 'preempt');
+      const left = await resv.waitTimeout(DmaResvUsage.BOOKKEEP, EVICT_WAIT_MS);
+      if (left <= 0) {
+        this.#note(`TTM: ${victim.name} still busy after ${EVICT_WAIT_MS} ms; not evicted`, 'fault');
+        return false;
+      }
+      const shadow = this.#memory.allocNow('system', buf.size, { name: `${victim.name} (evicted)` });
+      shadow.bytes().set(buf.bytes());
+      this.#shadows.push(shadow);
+      buf.free();
+    } finally {
+      resv.unlock();
     }
-    const shadow = this.#memory.allocNow('system', buf.size, { name: `${victim.name} (evicted)` });
-    shadow.bytes().set(buf.bytes());
-    this.#shadows.push(shadow);
-    buf.free();
     const idleAt = rt.now();
     this.evictions.push({ bo: victim.name, startedAt, idleAt, bytes: buf.size });
     this.#note(`TTM: ${victim.name} moved to system memory (its fences signalled after ${+(idleAt - startedAt).toFixed(3)} ms)`, 'event');
