@@ -17,7 +17,7 @@ export interface HwFaultSpec {
 }
 
 /** Fault kinds the device injects. */
-export type HwFaultKind = 'hang' | 'stall' | 'fw-error';
+export type HwFaultKind = 'hang' | 'stall' | 'fw-error' | 'drop-reply';
 
 /** One injected fault, as {@link FaultPlan.injected} lists it. */
 export interface InjectedHwFault {
@@ -90,12 +90,16 @@ export class HwFaultRule {
  * - `stall`: a batch stalls on a page fault for `ms` before it runs on.
  * - `fw-error`: a firmware request is refused with an error reply (status `-EIO` unless
  *   given).
+ * - `drop-reply`: the firmware does what it was asked but its reply is lost (site
+ *   `guc:<reply type>`, e.g. `'guc:sched-done'`, `'guc:deregister-done'`): the host waits
+ *   for a G2H that never comes, the case drivers escalate to a GT reset.
  * - device lost: `device.lose()`.
  * Unmapped addresses in commands are real page faults, not injected ones.
  *
  * The runtime's generic injector is consulted at the same points, so rules armed there
  * work too: `rt.faults.add('hw-hang', { site: 'guc1' })`, `'hw-stall'` (stalls for
- * {@link FaultPlan.genericStallMs}) and `'hw-fw-error'` (fails with EIO), with the same sites.
+ * {@link FaultPlan.genericStallMs}), `'hw-fw-error'` (fails with EIO) and `'hw-drop-reply'`,
+ * with the same sites.
  * Those draw probabilities from `rt.random()`; rules added here draw from the device's
  * own stream (ADR 0106).
  */
@@ -147,6 +151,14 @@ export class FaultPlan {
     return this.#add('fw-error', spec, 0, status);
   }
 
+  /**
+   * Lose firmware replies: the request takes effect, its reply never reaches the host.
+   * `site` is `guc:<reply type>` (`'guc:sched-done'`, `'guc:deregister-done'`).
+   */
+  dropReply(spec: HwFaultSpec = {}): HwFaultRule {
+    return this.#add('drop-reply', spec, 0, 'EIO');
+  }
+
   /** Remove a rule. Returns whether it was installed. */
   remove(rule: HwFaultRule): boolean {
     const i = this.#rules.indexOf(rule);
@@ -176,6 +188,12 @@ export class FaultPlan {
   fwError(site: string): ErrnoName | null {
     const generic = this.#generic('fw-error', site);
     return this.#first('fw-error', site)?.status ?? (generic ? 'EIO' : null);
+  }
+
+  /** @internal Whether the firmware reply `site` (`guc:<reply type>`) is lost. */
+  shouldDropReply(site: string): boolean {
+    const generic = this.#generic('drop-reply', site);
+    return this.#first('drop-reply', site) !== null || generic;
   }
 
   /** Ask `rt.faults` (kind `hw-<kind>`); an injection there is listed here too. */

@@ -9,7 +9,7 @@ import { DrmDevice } from '@dep/drm';
 import { createGucDevice, type GucConfig, type GucDevice, type GucIrq, type HwBuffer } from '@dep/hw-sim';
 import { enablePreemptUsage } from '@dep/dma-resv';
 import { allocPreemptWorkqueue, type PreemptOrdering } from '@dep/fence-preempt';
-import { DepError, Workqueue, type Runtime } from '@dep/kernel';
+import { DepError, Work, Workqueue, isDepError, type Runtime } from '@dep/kernel';
 import { XeEngineGroup, engineGroupOf } from './engine-group.js';
 import type { XeExecQueue } from './exec-queue.js';
 import type { EngineClass } from '@dep/hw-sim';
@@ -63,6 +63,10 @@ export class XeDevice extends DrmDevice<XeFile> {
   readonly #byId = new Map<number, XeExecQueue>();
   readonly #freeIrq: () => void;
   #fini = false;
+  /** `gt->ordered_wq` (WQ_MEM_RECLAIM) for the reset worker: a queue of its own here, so a reset never waits behind a rebind. */
+  readonly resetWq: Workqueue;
+  /** `gt->reset.worker`: queued by {@link XeDevice.gtResetAsync}; queueing it while pending does nothing. */
+  readonly #resetWork: Work;
 
   constructor(options: XeDeviceOptions) {
     if (typeof options !== 'object' || options === null) throw new DepError('EINVAL', 'new XeDevice(options): pass { runtime, gpu?, gpuConfig?, jobTimeoutMs? }');
@@ -88,6 +92,8 @@ export class XeDevice extends DrmDevice<XeFile> {
     this.rebindWq = new Workqueue(runtime, 'xe-ordered-wq', { ordered: true });
     const resumeWq = new Workqueue(runtime, 'xe-resume-lr-jobs-wq');
     this.resumeWq = resumeWq;
+    this.resetWq = new Workqueue(runtime, 'xe-gt-reset-wq', { ordered: true, memReclaim: true });
+    this.#resetWork = new Work(() => this.#resetWorker(), 'xe_gt_reset_worker');
     this.engineGroups = new Map(['rcs_ccs', 'bcs', 'vcs_vecs'].map((n) => [n, new XeEngineGroup(runtime, n, (w) => resumeWq.queueWork(w))]));
     this.#seqnos = gpu.memory.allocNow('system', Math.max(4096, gucIds * 8), { name: 'xe-lrc-seqnos' });
     for (let i = gucIds - 1; i >= 0; i--) this.#free.push(i);
@@ -164,10 +170,45 @@ export class XeDevice extends DrmDevice<XeFile> {
     }
   }
 
+  /** G2H replies the host stopped waiting for after 5 s (`XE_G2H_TIMEOUT`; each escalated to a GT reset). */
+  g2hTimeouts = 0;
+  /** GT resets asked for with {@link XeDevice.gtResetAsync} (coalesced requests count once each). */
+  gtResetRequests = 0;
+
+  /**
+   * `xe_gt_reset_async`: queue the GT reset worker on {@link XeDevice.resetWq} and return
+   * (queueing it while it is pending does nothing: concurrent requests make one reset; a
+   * reset already running satisfies it). Never sleeps: callable from the TDR.
+   */
+  gtResetAsync(): void {
+    this.gtResetRequests++;
+    this.resetWq.queueWork(this.#resetWork);
+  }
+
+  /** `flush_work(&gt->reset.worker)`: wait until a queued or running async GT reset finished. Sleeps. */
+  async flushGtReset(): Promise<void> {
+    await this.#resetWork.flush();
+  }
+
+  async #resetWorker(): Promise<void> {
+    try {
+      await this.gtReset();
+    } catch (e) {
+      // A reset already running (gtReset() called directly) does what this one would.
+      if (!(isDepError(e) && e.code === 'EBUSY')) throw e;
+    }
+  }
+
+  /** @internal A queue gave up waiting for a G2H reply (`xe_gt_warn(... "failed to respond")`). */
+  _g2hTimedOut(): void {
+    this.g2hTimeouts++;
+  }
+
   /** Free the interrupt, the workqueues and the seqno page (after every file was closed and its queues released). Sleeps. */
   async fini(): Promise<void> {
     if (this.#fini) return;
     this.#fini = true;
+    await this.resetWq.destroy();
     await this.resumeWq.destroy();
     await this.rebindWq.destroy();
     await this.preemptWq.destroy();

@@ -110,6 +110,8 @@ export class XeExecQueue {
   #killed = false;
   #reset = false;
   #inTdr = false;
+  /** A GT reset made the GuC forget this context while it was being deregistered. */
+  #forgotten = false;
   /** Running-time counter when the last job completed (the head job started running then). */
   #runtimeAtCompletion = 0;
   /** Number of times the TDR decided "false positive". */
@@ -341,7 +343,8 @@ export class XeExecQueue {
       return 0;
     }
     const r = await this.#waitG2h('disable');
-    if (r === null) return ETIME;
+    // xe: "Suspend fence failed to respond" and -ETIME, no GT reset ("XXX: Trigger GT reset?").
+    if (r === 'timeout') return ETIME;
     if (r < 0) return r;
     this.preempts++;
     return 0;
@@ -450,8 +453,12 @@ export class XeExecQueue {
     return false;
   }
 
-  /** Wait for the G2H reply `kind` (sched-done / deregister-done). Resolves its value (running time, or a negative status), or null after {@link XE_G2H_TIMEOUT}. */
-  async #waitG2h(kind: G2hKind): Promise<number | null> {
+  /**
+   * Wait for the G2H reply `kind` (sched-done / deregister-done). Resolves its value (running
+   * time, or a negative status; -EIO when a GT reset lost it), or `'timeout'` after
+   * {@link XE_G2H_TIMEOUT} (the GuC did not respond: counted on the device).
+   */
+  async #waitG2h(kind: G2hKind): Promise<number | 'timeout'> {
     const r = await this.xe.runtime.sleepOn<number>(`xe guc${this.gucId} ${kind} G2H`, (w) => {
       const entry = { kind, w };
       this.#waiters.push(entry);
@@ -460,11 +467,19 @@ export class XeExecQueue {
         if (i >= 0) this.#waiters.splice(i, 1);
       };
     }, { timeout: XE_G2H_TIMEOUT, object: this });
-    if (r === TIMED_OUT || r === INTERRUPTED) return null;
+    if (r === TIMED_OUT || r === INTERRUPTED) {
+      this.xe._g2hTimedOut();
+      return 'timeout';
+    }
     return r;
   }
 
-  async #disable(): Promise<number | null> {
+  /**
+   * `disable_scheduling` and wait for its sched-done: the running time, a negative status,
+   * null when scheduling was not enabled or the GuC refused the request, `'timeout'` when
+   * no reply came in {@link XE_G2H_TIMEOUT}.
+   */
+  async #disable(): Promise<number | null | 'timeout'> {
     if (!this.#enabled) return null;
     try {
       this.xe.gpu.fw.disableScheduling(this.gucId);
@@ -510,7 +525,9 @@ export class XeExecQueue {
    * it was banned.
    */
   async _gtStop(): Promise<boolean> {
-    if (this.#released || !this.#registered) return false;
+    // Being deregistered (the DepQueue is in its teardown): nothing to stop; the start below
+    // marks it forgotten.
+    if (this.#released || !this.#registered || this.#destroyed) return false;
     await this.dep.stop();
     if (this.#banned || this.#killed) return true;
     const head = this.#pending[0];
@@ -530,6 +547,14 @@ export class XeExecQueue {
     this.#enabled = false;
     this.#pendingEnable = false;
     this.#pendingDisable = false;
+    if (this.#destroyed) {
+      // Lost G2H of a deregistration: the GuC no longer knows the context; the teardown
+      // frees the id ("Clean up lost G2H": __guc_exec_queue_destroy).
+      this.#forgotten = this.#registered;
+      this.#registered = false;
+      for (const w of this.#waiters.splice(0)) w.w.wake(-5);
+      return;
+    }
     for (const w of this.#waiters.splice(0)) w.w.wake(-5);
     if (!this.#registered) {
       this.dep.start();
@@ -578,15 +603,18 @@ export class XeExecQueue {
         return 'enodev';
       }
       if (!this.#banned && !this.#killed && !this.#reset && !this.#pendingEnable && this.#runtimeNow() <= this.#runtimeAtCompletion) {
-        // "Job hasn't started, can't be timed out": re-arm without touching the GuC. (Only
-        // once the GuC acknowledged the enable: with an enable still unanswered after a
-        // whole timeout, go through the GuC — a disable/enable round trip recovers.)
+        // "Job hasn't started, can't be timed out": re-arm without touching the GuC (only
+        // once the GuC acknowledged the enable).
         this.falsePositives++;
         return 'noHang';
       }
       if (!this.#banned && !this.#killed && !this.#reset) {
+        // "Wait for any pending G2H to flush out before modifying state": an enable the GuC
+        // never answers is a stuck GuC.
+        if (this.#pendingEnable && (await this.#waitG2h('enable')) === 'timeout') return this.#escalate();
         const ranBefore = this.#runtimeAtCompletion;
         const runtime = await this.#disable();
+        if (runtime === 'timeout') return this.#escalate();
         if (runtime !== null && runtime >= 0 && !this.#reset) {
           const ran = runtime - ranBefore;
           if (ran < this.xe.jobTimeoutMs * (1 + XE_TIMEOUT_SLACK) && !job.hwFence?.isSignaled()) {
@@ -597,7 +625,8 @@ export class XeExecQueue {
               this.#enabled = true;
               this.#pendingEnable = true;
               const r = await this.#waitG2h('enable');
-              if (r !== null && r >= 0) return 'noHang';
+              if (r === 'timeout') return this.#escalate();
+              if (r >= 0) return 'noHang';
             } catch {
               // fall through: ban
             }
@@ -605,12 +634,24 @@ export class XeExecQueue {
         }
       }
       this.#banned = true;
-      if (this.#enabled) await this.#disable();
+      if (this.#enabled && (await this.#disable()) === 'timeout') return this.#escalate();
       this.#errorPending(this.#killed ? ECANCELED : ETIME, ECANCELED);
       return 'reset';
     } finally {
       this.#inTdr = false;
     }
+  }
+
+  /**
+   * The TDR's `trigger_reset` (and `enable_scheduling`'s): the GuC did not answer a
+   * schedule enable/disable within {@link XE_G2H_TIMEOUT}. Ban the queue, queue a GT reset
+   * (`xe_gt_reset_async`) and re-arm: the reset's stop/start errors the banned queue's jobs
+   * out (the head -EIO, the rest -ECANCELED), which ends this job.
+   */
+  #escalate(): DepTimeoutStatus {
+    this.#banned = true;
+    this.xe.gtResetAsync();
+    return 'noHang';
   }
 
   #cancelJob(job: PushedDepJob<XeJob>): void {
@@ -628,8 +669,10 @@ export class XeExecQueue {
 
   /**
    * The DepQueue's `deregister` op (async teardown): disable scheduling (wait for
-   * sched-done), deregister (wait for deregister-done), then give the GuC id back. Without
-   * a reply in 5 s the id is leaked (xe would reset the GT) and a WARN is reported.
+   * sched-done), deregister (wait for deregister-done), then give the GuC id back. A reply
+   * that does not come within {@link XE_G2H_TIMEOUT} escalates to a GT reset (awaited): the
+   * GuC forgets every context, so the id is free again (xe's `guc_exec_queue_stop` destroys
+   * a queue whose deregistration was lost). An error reply leaks the id with a WARN.
    */
   async deregister(): Promise<void> {
     const gpu = this.xe.gpu;
@@ -638,16 +681,25 @@ export class XeExecQueue {
       this.#finishDeregister(true);
       return;
     }
-    if (this.#enabled) await this.#disable();
-    let ok: boolean;
-    try {
-      gpu.fw.deregisterContext(this.gucId);
-      const r = await this.#waitG2h('deregister');
-      ok = r !== null && r >= 0;
-    } catch {
-      ok = false;
+    let lost = false;
+    let ok = false;
+    if (this.#enabled && (await this.#disable()) === 'timeout') lost = true;
+    if (!lost && !this.#forgotten) {
+      try {
+        gpu.fw.deregisterContext(this.gucId);
+        const r = await this.#waitG2h('deregister');
+        if (r === 'timeout') lost = true;
+        else ok = r >= 0;
+      } catch {
+        ok = false;
+      }
     }
-    this.xe.runtime.reports.warnOn(!ok && !gpu.lost, `xe: guc${this.gucId} deregistration got no deregister-done G2H; its GuC id is not reused`);
+    if (lost && !this.#forgotten) {
+      this.xe.gtResetAsync();
+      await this.xe.flushGtReset();
+    }
+    if (this.#forgotten) ok = true;
+    this.xe.runtime.reports.warnOn(!ok && !gpu.lost, `xe: guc${this.gucId} deregistration got an error reply; its GuC id is not reused`);
     this.#finishDeregister(ok || gpu.lost);
   }
 

@@ -317,6 +317,11 @@ export class GucFirmware {
   }
 
   #g2h(msg: G2hMessage): void {
+    const dev = this.#dev;
+    if (dev.faults.armed && dev.faults.shouldDropReply(`guc:${msg.type}`)) {
+      if (dev.rt.trace.enabled) dev.rt.trace.emit('hw:fault', { dev: dev.name, kind: 'drop-reply', ctx: `guc${msg.ctxId}`, detail: msg.type }, { lane: `${dev.name}:fw` });
+      return;
+    }
     this.#g2hQueue.push({ gen: this.#gen, msg });
     this.#dev.schedule(this.#t.g2hLatencyMs, deliverG2h, this);
   }

@@ -258,6 +258,21 @@ describe('GuC-like firmware', () => {
     expect(dev.fw.runtimeMs(1)).toBeGreaterThan(0);
   });
 
+  it('a dropped reply: the GuC acts on the request, the host never hears back; the next reply arrives', async () => {
+    const { rt, sink, dev, irqs } = setup();
+    dev.faults.dropReply({ site: 'guc:sched-done', nth: 1 });
+    start(dev, 1, [{ op: 'batch', units: 1 }]);
+    await rt.runUntilIdle();
+    expect(g2h(irqs).map((x) => x.msg), 'the enable\'s sched-done was lost').toEqual([]);
+    expect(dev.fw.contextInfo(1)!.enabled, 'but scheduling was enabled').toBe(true);
+    expect(sink.records.filter((r) => r.name === 'hw:batch').length, 'the batch ran').toBeGreaterThan(0);
+    expect(dev.faults.injected.map((f) => [f.kind, f.site])).toEqual([['drop-reply', 'guc:sched-done']]);
+    dev.fw.disableScheduling(1);
+    await rt.runUntilIdle();
+    expect(g2h(irqs).map((x) => x.msg.type)).toEqual(['sched-done']);
+    expect(dev.fw.contextInfo(1)!.enabled).toBe(false);
+  });
+
   it('rejects bad requests with the right errno and changes nothing', async () => {
     const { rt, dev } = setup({ maxContexts: 8, engines: { render: 1 } });
     const ring = createCommandRing(64);
