@@ -13,7 +13,7 @@ import type { Cmd } from './harness.js';
 import { emptyModel } from './model.js';
 import { createWorld, teardownWorld } from './world.js';
 
-/** fast-check's settings of the fuzz property: `DEP_FUZZ_RUNS` sequences (default 25), `DEP_FUZZ_SEED`, `DEP_FUZZ_PATH` to replay one. */
+/** fast-check's settings of the fuzz property: `DEP_FUZZ_RUNS` sequences (default 10), `DEP_FUZZ_SEED`, `DEP_FUZZ_PATH` to replay one. */
 export interface FuzzBudget {
   readonly numRuns: number;
   readonly maxCommands: number;
@@ -33,8 +33,8 @@ export function budgetFromEnv(env: Readonly<Record<string, string | undefined>> 
   const seed = env['DEP_FUZZ_SEED'];
   const path = env['DEP_FUZZ_PATH'];
   return {
-    numRuns: int('DEP_FUZZ_RUNS', 25),
-    maxCommands: int('DEP_FUZZ_COMMANDS', 60),
+    numRuns: int('DEP_FUZZ_RUNS', 10),
+    maxCommands: int('DEP_FUZZ_COMMANDS', 40),
     ...(seed === undefined || seed === '' ? {} : { seed: Number(seed) }),
     ...(path === undefined || path === '' ? {} : { path }),
   };
