@@ -1,6 +1,7 @@
 import pc from 'picocolors';
 import type { TraceRecord } from '@dep/kernel';
 import { describe, expect, it } from 'vitest';
+import { checkChromeTrace, threadNames, toChromeTrace } from '../chrome-trace.js';
 import { buildTimeline } from '../timeline.js';
 import { FLAGSHIP_FRAMES, PRESSURE_FRAME, flagshipResult, flagshipScenario, runFlagship, type FlagshipRun } from './flagship.js';
 import { DEFAULT_SCENARIO, scenarios } from './index.js';
@@ -111,6 +112,14 @@ describe('flagship: three drivers on one runtime', () => {
     expect(view.markers.some((m) => m.kind === 'preempt')).toBe(true);
     expect(view.flows.length).toBeGreaterThanOrEqual(3 * FLAGSHIP_FRAMES);
     expect(new Set(view.clients)).toEqual(new Set(['npu', 'render', 'compute', 'compositor']));
+  });
+
+  it('--trace: a valid Chrome trace with a thread per engine of each device and per queue', async () => {
+    const run = await run1();
+    const chrome = toChromeTrace(flagshipResult(run, { seed: 1, log: () => undefined, colors }));
+    expect(checkChromeTrace(JSON.parse(JSON.stringify(chrome)))).toEqual([]);
+    const threads = threadNames(chrome);
+    for (const t of ['npu:col0', 'mali:csg0.cs0', 'xe:ccs0', 'xe:bcs0', ...Object.values(run.queues)]) expect(threads.some((n) => n.includes(t)), t).toBe(true);
   });
 
   it('is reproducible: the same seed gives the same trace hash, another seed runs too', async () => {
