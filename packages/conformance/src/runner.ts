@@ -29,7 +29,9 @@ export interface ConformanceOptions {
   readonly chaos?: boolean;
   /**
    * The random phase of `fault-injection`: the probability with which each allocation
-   * fails under load (0 turns the phase off). Default `{ probability: 0.02 }`.
+   * fails, and each batch hangs or stalls and each firmware request is refused (the
+   * `hw-*` kinds of @dep/hw-sim), under load (0 turns the phase off). Default
+   * `{ probability: 0.02 }`.
    */
   readonly faults?: { readonly probability: number };
   /** Jobs per queue in the load checks (1…200). Default 6. */
