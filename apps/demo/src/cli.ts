@@ -5,6 +5,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import pc from 'picocolors';
 import { toChromeTrace } from './chrome-trace.js';
 import { defaultWorkers, explore, formatExplore, parseShard, runJobs, type ExploreOptions, type Shard } from './explore.js';
+import { CONFORMANCE_UNITS, conformanceDriver } from './explore-conformance.js';
 import { FAULT_KINDS, parseFaults, runFaultsLabel, type FaultRequest } from './explore-faults.js';
 import { formatReportMarkdown, formatReportTerminal, harnessFailures, reportJobs, reportKinds, summarizeReport, type ReportOptions } from './explore-report.js';
 import { failed } from './explore-run.js';
@@ -260,7 +261,11 @@ export async function main(
         'With --report, every scenario × every fault kind × the seeds, summarised as a table (and a Markdown file). ' +
         'Exit code 1 when a run failed (--report: when an invariant broke or a run threw).',
     )
-    .option('--scenario <name>', 'the scenario to explore (--report: a comma-separated list, default every scenario)', DEFAULT_SCENARIO)
+    .option(
+      '--scenario <name>',
+      `the scenario to explore, or ${CONFORMANCE_UNITS.join('|')} (the conformance kit); --report: a comma-separated list, default every scenario and the kit`,
+      DEFAULT_SCENARIO,
+    )
     .option('--seeds <n>', 'how many seeds (default 100; --report: 10)', parsePositive, 100)
     .option('--first-seed <s>', 'the first seed', parseSeed, 1)
     .addOption(
@@ -315,9 +320,11 @@ export async function main(
         await exploreReport(opts, faults, progressTo);
         return;
       }
-      const scenario = findScenario(opts.scenario);
+      // `conformance/<driver>`: the conformance kit with that driver's adapter (no params).
+      const kit = conformanceDriver(opts.scenario) !== null;
+      const scenario = kit ? { name: opts.scenario, params: [] } : findScenario(opts.scenario);
       if (!scenario) return;
-      const chosen = chooseParams(scenario, scenarios, opts);
+      const chosen = chooseParams(scenario as Scenario, scenarios, opts);
       if ('error' in chosen) {
         fail(chosen.error);
         return;
@@ -369,8 +376,9 @@ export async function main(
       fail((e as Error).message);
       return;
     }
-    const named = exploreCmd.getOptionValueSource('scenario') === 'default' ? scenarios.map((s) => s.name) : opts.scenario.split(',').map((s) => s.trim());
-    for (const name of named) if (!findScenario(name)) return;
+    const named =
+      exploreCmd.getOptionValueSource('scenario') === 'default' ? [...scenarios.map((s) => s.name), ...CONFORMANCE_UNITS] : opts.scenario.split(',').map((s) => s.trim());
+    for (const name of named) if (conformanceDriver(name) === null && !findScenario(name)) return;
     const ro: ReportOptions = {
       scenarios: named,
       seeds: exploreCmd.getOptionValueSource('seeds') === 'default' ? 10 : opts.seeds,

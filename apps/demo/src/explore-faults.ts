@@ -46,8 +46,13 @@ export type FaultRequest =
   | { readonly type: 'off' }
   /** Bare `--faults`: one run per seed with the scenario's own seeded allocation failures. */
   | { readonly type: 'default' }
-  /** `--faults <kinds>`: per seed, the recording run, then one run per site (site kinds) and per kind (scenario kinds). */
-  | { readonly type: 'matrix'; readonly kinds: readonly FaultKind[] }
+  /**
+   * `--faults <kinds>`: per seed, the recording run, then one run per site (site kinds) and
+   * per kind (scenario kinds). `maxSites` bounds the sites per kind and seed (a budget):
+   * seed s takes `maxSites` of them in turn from position s × maxSites, so consecutive
+   * seeds cover different sites.
+   */
+  | { readonly type: 'matrix'; readonly kinds: readonly FaultKind[]; readonly maxSites?: number }
   /** `--faults kind@site,…` (a replay): exactly these runs. */
   | { readonly type: 'runs'; readonly runs: readonly RunFaults[] };
 
@@ -186,4 +191,11 @@ export class HarnessArming implements HarnessFaults {
     for (const { rt, injectedBefore } of this.#armed) n += rt.faults.injected.length - injectedBefore;
     return n;
   }
+}
+
+/** The sites of one kind a seed faults under a `maxSites` budget (all of them without one). */
+export function budgetSites(sites: readonly string[], seed: number, maxSites?: number): readonly string[] {
+  if (maxSites === undefined || sites.length <= maxSites) return sites;
+  const start = (seed * maxSites) % sites.length;
+  return Array.from({ length: maxSites }, (_, i) => sites[(start + i) % sites.length]!);
 }

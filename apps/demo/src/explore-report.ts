@@ -6,7 +6,7 @@
  */
 import { FAULT_KINDS, isSiteKind, runFaultsKind, type FaultKind, type FaultRequest } from './explore-faults.js';
 import { exploreJobs, failureReason, replayCommand, type ExploreOptions, type Shard } from './explore.js';
-import type { ExploreJob, RunOutcome } from './explore-run.js';
+import { harnessFailed, type ExploreJob, type RunOutcome } from './explore-run.js';
 import type { Colors } from './scenarios/index.js';
 import { formatTable } from './summary.js';
 
@@ -130,9 +130,14 @@ export function throughput(r: ExplorationReport): { seedsPerS: number; runsPerS:
   return { seedsPerS: r.units / s, runsPerS: runs / s, eventsPerS: events / s, runs, events };
 }
 
-/** Runs that failed the harness: an invariant broken, or a scenario that threw. */
+/** Runs that failed the harness (see {@link harnessFailed}). */
 export function harnessFailures(r: ExplorationReport): RunOutcome[] {
-  return r.outcomes.filter((o) => o.violations.length > 0 || o.outcome === 'error');
+  return r.outcomes.filter(harnessFailed);
+}
+
+/** Faulted runs whose scenario gave up on an ioctl's errno (listed, not failing). */
+export function gaveUp(r: ExplorationReport): RunOutcome[] {
+  return r.outcomes.filter((o) => o.outcome === 'error' && !harnessFailed(o));
 }
 
 const HEAD = ['scenario', 'faults', 'seeds', 'runs', 'sites', 'fired', 'verdict ✘', 'threw', 'rechecked', 'invariants broken', 'not applied'];
@@ -172,9 +177,14 @@ export function formatReportTerminal(r: ExplorationReport, colors: Colors, maxRe
   const skipped = r.rows.filter((row) => row.notApplied !== undefined);
   if (skipped.length > 0) out.push('', colors.dim('Not applied:'), ...skipped.map((row) => colors.dim(`  ${row.scenario}: ${row.notApplied}`)));
   out.push('', summaryLine(r));
+  const quit = gaveUp(r);
+  if (quit.length > 0) {
+    const codes = [...new Set(quit.map((o) => o.errorCode))].join(', ');
+    out.push(colors.yellow(`${quit.length} faulted run(s) ended with an ioctl error the scenario does not handle (${codes}); first: ${replayCommand(quit[0]!)}`));
+  }
   const bad = harnessFailures(r);
   if (bad.length === 0) {
-    out.push(colors.green(`No invariant violations and no run that threw in ${r.outcomes.length} run(s).`));
+    out.push(colors.green(`No invariant violations in ${r.outcomes.length} run(s).`));
     return out;
   }
   out.push(colors.red(colors.bold(`${bad.length} run(s) broke an invariant or threw; replay each with:`)));
@@ -203,7 +213,7 @@ export function formatReportMarkdown(r: ExplorationReport, meta: { readonly date
   lines.push(
     '*runs*: the unfaulted (recording) run per seed under `none`; one run per site reached (`alloc`, `hang`, `fw-error`, `page-fault`: the first call at that site after set-up fails) or per kind a scenario injects itself. ' +
       '*fired*: runs whose fault was injected. *verdict ✘*: the scenario\'s own verdict failed (what `preempt-deadlock`, `foreign-resv` and `kernel` demonstrate). ' +
-      '*threw*: the scenario did not unwind (an error escaped it). *invariants broken*: expected 0 (apps/demo/src/invariants/).',
+      '*threw*: an error escaped the scenario (under a fault, an ioctl errno its client does not handle is listed below, not counted as a violation). *invariants broken*: expected 0 (apps/demo/src/invariants/).',
     '',
   );
   const bad = harnessFailures(r);
@@ -211,6 +221,13 @@ export function formatReportMarkdown(r: ExplorationReport, meta: { readonly date
   if (bad.length === 0) lines.push('None.');
   for (const b of bad) lines.push(`- \`${replayCommand(b)}\` — ${mdCell(failureReason(b))}`);
   lines.push('');
+  const quit = gaveUp(r);
+  if (quit.length > 0) {
+    lines.push(`## Faulted runs whose scenario gave up on an ioctl error (${quit.length})`, '');
+    lines.push('The injected fault made an ioctl fail with an errno the scenario\'s client does not handle; the run stopped there (its invariants were not checked).', '');
+    for (const q of quit) lines.push(`- \`${replayCommand(q)}\` — ${mdCell(q.detail)}`);
+    lines.push('');
+  }
   return lines.join('\n');
 }
 

@@ -5,9 +5,11 @@
  * second time to compare trace hashes). Pure of I/O: the worker threads and the in-process
  * CI budget both call {@link runUnit}.
  */
+import { isDepError } from '@dep/kernel';
 import pc from 'picocolors';
 import {
   HarnessArming,
+  budgetSites,
   SCENARIO_KINDS,
   isSiteKind,
   supportedKinds,
@@ -30,6 +32,8 @@ export interface ExploreJob {
   readonly faults: FaultRequest;
   /** Run every run of the unit twice and compare the trace hashes. */
   readonly recheck: boolean;
+  /** With {@link recheck}: the faulted runs of a matrix too (default true; false: the recording run only). */
+  readonly recheckFaulted?: boolean;
 }
 
 /** What one run did. */
@@ -61,6 +65,8 @@ export interface RunOutcome {
   readonly unsupported?: readonly FaultKind[];
   /** Runtimes the scenario handed the harness to arm (0: it takes no harness faults). */
   readonly armed: number;
+  /** When the scenario threw a `DepError` (an ioctl's errno its client did not handle): the errno name. */
+  readonly errorCode?: string;
 }
 
 const colors = pc.createColors(false);
@@ -68,6 +74,7 @@ const colors = pc.createColors(false);
 interface Ran {
   readonly result: ScenarioResult | null;
   readonly error?: string;
+  readonly errorCode?: string;
   readonly arming: HarnessArming;
 }
 
@@ -86,7 +93,7 @@ async function runOnce(scenario: Scenario, job: ExploreJob, faults: RunFaults): 
     return { result: result ?? null, arming };
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    return { result: null, error: msg.split('\n')[0]!, arming };
+    return { result: null, error: msg.split('\n')[0]!, ...(isDepError(e) ? { errorCode: e.code } : {}), arming };
   }
 }
 
@@ -101,7 +108,9 @@ function outcomeOf(job: ExploreJob, faults: RunFaults, ran: Ran, violations: Vio
     armed: ran.arming.runtimes,
     rechecked,
   };
-  if (ran.error !== undefined) return { ...base, ok: false, outcome: 'error', detail: ran.error, hash: '', reports: 0, violations, events: 0, virtualMs: 0 };
+  if (ran.error !== undefined) {
+    return { ...base, ok: false, outcome: 'error', detail: ran.error, ...(ran.errorCode === undefined ? {} : { errorCode: ran.errorCode }), hash: '', reports: 0, violations, events: 0, virtualMs: 0 };
+  }
   const r = ran.result;
   if (r === null) return { ...base, ok: true, outcome: 'completed', detail: 'the scenario returned no result', hash: '', reports: 0, violations, events: 0, virtualMs: 0 };
   return {
@@ -152,13 +161,14 @@ export async function runUnit(scenario: Scenario, job: ExploreJob): Promise<RunO
   const hit = ran.arming.sitesHit();
   const sites: Partial<Record<SiteKind, readonly string[]>> = {};
   for (const k of wanted) if (isSiteKind(k)) sites[k] = [...(hit.get(k)?.keys() ?? [])];
+  const faultedJob = job.recheckFaulted === false ? { ...job, recheck: false } : job;
   const out: RunOutcome[] = [{ ...first, sites, ...(unsupported.length > 0 ? { unsupported } : {}) }];
   if (ran.result === null) return out; // nothing to fault: the unfaulted run already failed
   for (const k of wanted) {
     if (isSiteKind(k)) {
-      for (const site of sites[k] ?? []) out.push((await runChecked(scenario, job, { type: 'site', kind: k, site })).outcome);
+      for (const site of budgetSites(sites[k] ?? [], job.seed, req.maxSites)) out.push((await runChecked(scenario, faultedJob, { type: 'site', kind: k, site })).outcome);
     } else if (SCENARIO_KINDS.includes(k)) {
-      out.push((await runChecked(scenario, job, { type: 'kind', kind: k })).outcome);
+      out.push((await runChecked(scenario, faultedJob, { type: 'kind', kind: k })).outcome);
     }
   }
   return out;
@@ -167,4 +177,16 @@ export async function runUnit(scenario: Scenario, job: ExploreJob): Promise<RunO
 /** A run failed: a bad verdict, or a broken invariant. */
 export function failed(o: Pick<RunOutcome, 'ok' | 'violations'>): boolean {
   return !o.ok || o.violations.length > 0;
+}
+
+/**
+ * A run the harness itself counts against the code: it broke an invariant, or it threw
+ * where it may not — without an injected fault, or with something other than a `DepError`
+ * (a faulted run whose ioctl failed with an errno its scenario's client does not handle is
+ * the client giving up, not a broken invariant).
+ */
+export function harnessFailed(o: Pick<RunOutcome, 'outcome' | 'violations' | 'faults' | 'errorCode'>): boolean {
+  if (o.violations.length > 0) return true;
+  if (o.outcome !== 'error') return false;
+  return o.faults.type === 'none' || o.errorCode === undefined;
 }

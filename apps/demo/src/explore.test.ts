@@ -163,6 +163,16 @@ describe('explore: worker threads', () => {
     expect(out.flatMap((o) => o.violations)).toEqual([]);
   }, 60_000);
 
+  it('conformance/<driver> runs the conformance kit with that adapter in the worker: unfaulted, then with allocation failures', async () => {
+    const out = await explore({ scenario: 'conformance/amdxdna', seeds: 1, firstSeed: 2, shard: { index: 1, count: 1 }, faults: { type: 'matrix', kinds: ['alloc', 'kill'] }, params: {}, workers: 1, recheckEvery: 0 });
+    expect(out.map((o) => [o.seed, o.faults, o.outcome, o.violations])).toEqual([
+      [2, { type: 'none' }, 'conformance passed', []],
+      [2, { type: 'kind', kind: 'alloc' }, 'conformance passed', []],
+    ]);
+    expect(out[0]!.unsupported).toEqual(['kill']);
+    expect(out[0]!.detail).toMatch(/^\d+\/\d+ check\(s\) passed$/);
+  }, 60_000);
+
   it('the fault matrix on a real scenario: a recording run, then one run per allocation site reached, each failing that site once', async () => {
     const out = await explore({ scenario: 'teardown-under-load', seeds: 1, firstSeed: 1, shard: { index: 1, count: 1 }, faults: { type: 'matrix', kinds: ['alloc', 'kill'] }, params: {}, workers: 1 });
     const [first, ...faulted] = out;
