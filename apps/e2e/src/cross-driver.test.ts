@@ -29,6 +29,7 @@ import {
 } from './__fixtures__/cross-driver.js';
 
 const ETIMEDOUT = -110;
+const ETIME = -62;
 
 describe('cross-driver implicit sync', () => {
   it('amdxdna writes (WRITE in the shared resv) → panthor reads through EXPORT_SYNC_FILE + an in-syncobj and runs after it; without it panthor does not wait', async () => {
@@ -213,6 +214,43 @@ describe('cross-driver implicit sync', () => {
       expect(state, 'the reader\'s group is not blamed').toBe(0);
       for (const f of [npuFence, readerFence]) f.put();
       return { npu: [npuF], mali: [mali] };
+    });
+    expect(await shutdownAll(env, files)).toEqual([]);
+  });
+
+  it('a hung xe writer: its TDR errors the write (-ETIME); the panthor reader, gated through IMPORT/EXPORT_SYNC_FILE, waits for that and then runs', async () => {
+    const env = setupDevices({ xeJobTimeoutMs: 100 });
+    const { rt, sink } = env;
+    const files = await rt.run(async () => {
+      const { f: xeF, vmId: xvm, execQueueId } = await xeClient(env.xe);
+      const { file: mali, vmId, groupHandle, queue } = await maliClient(env.mali);
+      const { handle: buf } = await xeF.gemCreate({ size: 65536n });
+      await xeF.vmBind({ vmId: xvm, binds: [{ obj: buf, range: 65536n, addr: XE_VA, op: 0 }] });
+      const { fd } = await xeF.primeHandleToFd({ handle: buf });
+      const { handle: mbuf } = await mali.primeFdToHandle({ fd });
+      await mali.vmBind({ vmId, ops: [maliMap(mbuf, SHARED_VA, 65536n)] });
+      env.xe.gpu.faults.hang({ site: `guc${xeF.execQueues.lookup(execQueueId)!.gucId}` });
+      const t0 = rt.now();
+      const xeOut = (await xeF.syncobjCreate()).handle;
+      await xeExec(xeF, execQueueId, 5, xeOut);
+      const xeFence = syncobjFence(xeF, xeOut);
+      await publishWrite(xeF, xeOut, fd);
+      fd.close();
+      const inSync = await readDependency(mali, mbuf);
+      const out = (await mali.syncobjCreate()).handle;
+      await mali.groupSubmit({ groupHandle, queueSubmits: [maliJob(2, [inSync], [out])] });
+      await rt.sleep(50);
+      expect(jobRuns(sink, queue), 'the reader waits while the writer hangs').toEqual([]);
+      await waitAll(mali, [out]);
+      const readerFence = syncobjFence(mali, out);
+      expect(xeFence.getStatus(), 'the xe TDR banned the queue').toBe(ETIME);
+      expect(xeFence.timestamp() - t0).toBeGreaterThanOrEqual(100);
+      const runs = jobRuns(sink, queue);
+      expect(runs.length).toBe(1);
+      expect(runs[0]!).toBeGreaterThanOrEqual(xeFence.timestamp());
+      expect(readerFence.getStatus(), 'no error propagation through the dependency').toBe(1);
+      for (const f of [xeFence, readerFence]) f.put();
+      return { xe: [xeF], mali: [mali] };
     });
     expect(await shutdownAll(env, files)).toEqual([]);
   });
