@@ -154,13 +154,14 @@ export class AxHwctxConfig implements Cmd {
   toString = (): string => `AxHwctxConfig(${this.f}, #${this.i}, cu #${this.cuI}, ${this.variant})`;
 }
 
-export type ExecCmdVariant = 'ok' | 'bad-ctx' | 'not-cmd' | 'bad-arg';
+export type ExecCmdVariant = 'ok' | 'args' | 'bad-ctx' | 'not-cmd' | 'bad-arg';
 
 /**
  * `DRM_IOCTL_AMDXDNA_EXEC_CMD` of one ERT_START_CU command (written into a CMD BO first,
  * as userspace does). EINVAL for a handle naming no CMD BO, a context naming nothing or
  * not READY; ENOENT for an argument BO naming nothing. The context's syncobj gets the
- * command's point; `seq` counts from 1.
+ * command's point; `seq` counts from 1. With `args` one BO of the file (maybe imported from
+ * a GPU) is an argument: the command's fence goes into its (shared) resv.
  */
 export class AxExecCmd implements Cmd {
   constructor(readonly f: number, readonly i: number, readonly cmdI: number, readonly units: number, readonly variant: ExecCmdVariant) {}
@@ -175,12 +176,13 @@ export class AxExecCmd implements Cmd {
     const cmds = handlesOfType(m, fm, AmdxdnaBoType.CMD);
     const notCmd = [...fm.gem.keys()].find((x) => !cmds.has(x)) ?? bogus(fm.gem, others.map((x) => x.gem));
     const cmd = this.variant === 'not-cmd' ? notCmd : pick(cmds, this.cmdI);
-    const args = this.variant === 'bad-arg' ? [bogus(fm.gem, others.map((x) => x.gem))] : [];
+    const arg = pick(fm.gem, this.units);
+    const args = this.variant === 'bad-arg' ? [bogus(fm.gem, others.map((x) => x.gem))] : this.variant === 'args' && arg !== undefined ? [arg] : [];
     if (cmd !== undefined && cmds.has(cmd)) writeCommand(file.gem.lookup(cmd)!, { units: this.units });
     const exec = () => file.execCmd({ hwctx: h ?? 1, cmdHandles: cmd ?? notCmd, cmdCount: 1, args });
     const ctx = h === undefined ? undefined : fm.ctxs.get(h);
     if (cmd === undefined || !cmds.has(cmd)) await expectErrno(w, 'EINVAL', `${what} (no CMD BO)`, exec);
-    else if (args.length > 0) await expectErrno(w, 'ENOENT', what, exec);
+    else if (this.variant === 'bad-arg') await expectErrno(w, 'ENOENT', what, exec);
     else if (ctx === undefined || !ctx.configured) await expectErrno(w, 'EINVAL', `${what} (no READY context)`, exec);
     else {
       const { seq } = await call(w, exec);

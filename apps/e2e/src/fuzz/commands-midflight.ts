@@ -33,7 +33,9 @@ export class SubmitThenTeardown implements Cmd {
       return;
     }
     const vmHandle = ctx.vm === null ? undefined : [...fm.vms].find(([, key]) => key === ctx.vm)?.[0];
-    const teardown: Teardown = this.teardown === 'vm' && vmHandle === undefined ? 'ctx' : this.teardown;
+    // A long-running xe VM is EBUSY while its queue lives, and its jobs export no fence.
+    const lr = vm?.lr ?? false;
+    const teardown: Teardown = this.teardown === 'vm' && (vmHandle === undefined || lr) ? 'ctx' : this.teardown;
     let cmd: number | undefined;
     if (this.d === AMDXDNA) {
       const cmds = [...fm.gem].filter(([, key]) => dm.objects.get(key)!.boType === AmdxdnaBoType.CMD).map(([x]) => x);
@@ -47,7 +49,7 @@ export class SubmitThenTeardown implements Cmd {
     const file = w.files[this.d][this.f]! as DrmFile;
     await call(w, async () => {
       if (this.d === XE) {
-        await w.files[XE][this.f]!.exec({ execQueueId: h, numBatchBuffer: 1, address: slotVa(0), units: this.units, syncs: [{ type: XeSyncType.SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL, handle: out! }] });
+        await w.files[XE][this.f]!.exec({ execQueueId: h, numBatchBuffer: 1, address: slotVa(0), units: this.units, syncs: lr ? [] : [{ type: XeSyncType.SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL, handle: out! }] });
       } else if (this.d === PANTHOR) {
         const mapped = vm!.slots.has(0);
         await w.files[PANTHOR][this.f]!.groupSubmit({
@@ -69,7 +71,7 @@ export class SubmitThenTeardown implements Cmd {
     if (this.d === AMDXDNA) {
       ctx.nextSeq++;
       m.syncobjs.set(ctx.syncobj, 'signaled');
-    } else {
+    } else if (!lr) {
       m.syncobjs.set(fm.sync.get(out!)!, 'signaled');
     }
     if (teardown === 'file') {

@@ -5,7 +5,7 @@
  * (panthor_drv.c: mostly EINVAL, EACCES for a priority above MEDIUM without CAP_SYS_NICE).
  */
 import { GEM_MAX_SIZE } from '@dep/drm';
-import { PanthorSyncOpFlags, PanthorVmBindOpFlags } from '@dep/driver-panthor';
+import { PanthorSyncOpFlags, PanthorVmBindFlags, PanthorVmBindOpFlags } from '@dep/driver-panthor';
 import { expect } from 'vitest';
 import { call, checkModel, expectErrno, objKey, type Cmd } from './harness.js';
 import type { BindVariant, SubmitVariant } from './commands-xe.js';
@@ -76,7 +76,7 @@ export class PtVmCreate implements Cmd {
       const { id } = await call(w, () => file.vmCreate({}));
       expect(id, 'VM id').toBe(lowestFree(fm.vms));
       const key = `${PANTHOR}:vm${w.panthor.idOf(file.vms.lookup(id)!)}`;
-      dm.vms.set(key, { key, slots: new Map(), destroyed: false });
+      dm.vms.set(key, { key, slots: new Map(), destroyed: false, lr: false });
       fm.vms.set(id, key);
     }
     checkModel(m, w);
@@ -108,8 +108,8 @@ export class PtVmDestroy implements Cmd {
 }
 
 /**
- * `DRM_IOCTL_PANTHOR_VM_BIND` without ASYNC, one op: MAP a page of a BO at a slot or
- * UNMAP the slot. Everything wrong is EINVAL: a VM or BO naming nothing, a misaligned
+ * `DRM_IOCTL_PANTHOR_VM_BIND`, one op: MAP a page of a BO at a slot or UNMAP the slot;
+ * synchronous, or (`async` variant) a job on the VM's bind queue signalling a syncobj. Everything wrong is EINVAL: a VM or BO naming nothing, a misaligned
  * address, an offset beyond the BO, a BO private to another VM, an UNMAP naming a BO, a
  * sync op without ASYNC (the `flags` variant).
  */
@@ -123,11 +123,21 @@ export class PtVmBind implements Cmd {
     const what = this.toString();
     const vmId = this.variant === 'bad-vm' ? bogus(fm.vms, otherFiles(dm, this.f).map((x) => x.vms)) : (pick(fm.vms, this.vmI) ?? 1);
     const va = slotVa(this.slot) + (this.variant === 'misaligned' ? 0x800n : 0n);
-    const syncs = this.variant === 'flags' && fm.sync.size > 0 ? [{ flags: PanthorSyncOpFlags.WAIT, handle: pick(fm.sync, 0)!, timelineValue: 0n }] : [];
+    const isAsync = this.variant === 'async' && fm.sync.size > 0;
+    const first = pick(fm.sync, this.boI);
+    const syncs =
+      this.variant === 'flags' && first !== undefined
+        ? [{ flags: PanthorSyncOpFlags.WAIT, handle: first, timelineValue: 0n }]
+        : isAsync
+          ? [{ flags: PanthorSyncOpFlags.SIGNAL, handle: first!, timelineValue: 0n }]
+          : [];
     const bind = (boHandle: number, boOffset: bigint) =>
-      file.vmBind({ vmId, ops: [{ flags: this.map ? PanthorVmBindOpFlags.TYPE_MAP : PanthorVmBindOpFlags.TYPE_UNMAP, boHandle, boOffset, va, size: PAGE, syncs }] });
+      file.vmBind({ vmId, flags: isAsync ? PanthorVmBindFlags.ASYNC : 0, ops: [{ flags: this.map ? PanthorVmBindOpFlags.TYPE_MAP : PanthorVmBindOpFlags.TYPE_UNMAP, boHandle, boOffset, va, size: PAGE, syncs }] });
+    const signalled = (): void => {
+      if (isAsync) m.syncobjs.set(fm.sync.get(first!)!, 'signaled');
+    };
     const h = this.variant === 'bad-bo' ? bogus(fm.gem, otherFiles(dm, this.f).map((x) => x.gem)) : pick(fm.gem, this.boI);
-    if (!fm.vms.has(vmId) || this.variant === 'misaligned' || syncs.length > 0) {
+    if (!fm.vms.has(vmId) || this.variant === 'misaligned' || (syncs.length > 0 && !isAsync)) {
       await expectErrno(w, 'EINVAL', what, () => bind(this.map ? (h ?? 1) : 0, 0n));
     } else if (!this.map) {
       if (this.variant === 'bad-bo' || this.variant === 'offset') {
@@ -135,6 +145,7 @@ export class PtVmBind implements Cmd {
       } else {
         await call(w, () => bind(0, 0n));
         dm.vms.get(fm.vms.get(vmId)!)!.slots.delete(this.slot);
+        signalled();
       }
     } else if (h === undefined || !fm.gem.has(h)) {
       await expectErrno(w, 'EINVAL', what, () => bind(h ?? 1, 0n));
@@ -146,6 +157,7 @@ export class PtVmBind implements Cmd {
       else {
         await call(w, () => bind(h, 0n));
         dm.vms.get(vm)!.slots.set(this.slot, obj.key);
+        signalled();
       }
     }
     checkModel(m, w);

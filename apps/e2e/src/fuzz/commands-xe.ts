@@ -64,9 +64,9 @@ export class XeBoCreate implements Cmd {
   toString = (): string => `XeBoCreate(${this.f}, ${this.pages}p, ${this.variant}, vm #${this.vmI})`;
 }
 
-export type XeVmCreateVariant = 'ok' | 'flags' | 'fault-without-lr';
+export type XeVmCreateVariant = 'ok' | 'lr' | 'flags' | 'fault-without-lr';
 
-/** `DRM_IOCTL_XE_VM_CREATE` (dma-fence mode). Unknown flags, FAULT_MODE without LR_MODE: EINVAL. */
+/** `DRM_IOCTL_XE_VM_CREATE` in dma-fence mode or (`lr`) long-running mode. Unknown flags, FAULT_MODE without LR_MODE: EINVAL. */
 export class XeVmCreate implements Cmd {
   constructor(readonly f: number, readonly variant: XeVmCreateVariant) {}
   check = (): boolean => true;
@@ -77,10 +77,11 @@ export class XeVmCreate implements Cmd {
     if (this.variant === 'flags') await expectErrno(w, 'EINVAL', this.toString(), () => file.vmCreate({ flags: 1 << 5 }));
     else if (this.variant === 'fault-without-lr') await expectErrno(w, 'EINVAL', this.toString(), () => file.vmCreate({ flags: XeVmCreateFlags.FAULT_MODE }));
     else {
-      const { vmId } = await call(w, () => file.vmCreate({ flags: 0 }));
+      const lr = this.variant === 'lr';
+      const { vmId } = await call(w, () => file.vmCreate({ flags: lr ? XeVmCreateFlags.LR_MODE : 0 }));
       expect(vmId, 'vm_id').toBe(lowestFree(fm.vms));
       const key = vmKey(w, file.vms.lookup(vmId)!);
-      dm.vms.set(key, { key, slots: new Map(), destroyed: false });
+      dm.vms.set(key, { key, slots: new Map(), destroyed: false, lr });
       fm.vms.set(vmId, key);
     }
     checkModel(m, w);
@@ -88,7 +89,10 @@ export class XeVmCreate implements Cmd {
   toString = (): string => `XeVmCreate(${this.f}, ${this.variant})`;
 }
 
-/** `DRM_IOCTL_XE_VM_DESTROY`: ENOENT for an id naming no VM of the file; the VM is unmapped, its queues keep it (closed). */
+/**
+ * `DRM_IOCTL_XE_VM_DESTROY`: ENOENT for an id naming no VM of the file, EBUSY for a
+ * long-running VM still used by exec queues; the VM is unmapped, its queues keep it (closed).
+ */
 export class XeVmDestroy implements Cmd {
   constructor(readonly f: number, readonly i: number, readonly bad: boolean) {}
   check = (): boolean => true;
@@ -99,6 +103,8 @@ export class XeVmDestroy implements Cmd {
     const id = this.bad ? bogus(fm.vms, otherFiles(dm, this.f).map((x) => x.vms)) : pick(fm.vms, this.i);
     if (id === undefined || !fm.vms.has(id)) {
       await expectErrno(w, 'ENOENT', this.toString(), () => file.vmDestroy({ vmId: id ?? 1 }));
+    } else if (dm.vms.get(fm.vms.get(id)!)!.lr && [...fm.ctxs.values()].some((c) => c.vm === fm.vms.get(id))) {
+      await expectErrno(w, 'EBUSY', `${this.toString()} (long-running queues use it)`, () => file.vmDestroy({ vmId: id }));
     } else {
       await call(w, () => file.vmDestroy({ vmId: id }));
       const vm = dm.vms.get(fm.vms.get(id)!)!;
@@ -111,7 +117,7 @@ export class XeVmDestroy implements Cmd {
   toString = (): string => `XeVmDestroy(${this.f}, #${this.i}${this.bad ? ', bogus' : ''})`;
 }
 
-export type BindVariant = 'ok' | 'bad-vm' | 'bad-bo' | 'misaligned' | 'offset' | 'flags';
+export type BindVariant = 'ok' | 'async' | 'bad-vm' | 'bad-bo' | 'misaligned' | 'offset' | 'flags';
 
 /**
  * `DRM_IOCTL_XE_VM_BIND`, one op: MAP a page of a BO at a slot, or UNMAP the slot. ENOENT
@@ -213,13 +219,15 @@ export class XeQueueDestroy implements Cmd {
   toString = (): string => `XeQueueDestroy(${this.f}, #${this.i}${this.bad ? ', bogus' : ''})`;
 }
 
-export type SubmitVariant = 'ok' | 'bad-ctx' | 'bad-out' | 'bad-in' | 'flags';
+export type SubmitVariant = 'ok' | 'no-batch' | 'bad-ctx' | 'bad-out' | 'bad-in' | 'flags';
 
 /**
  * `DRM_IOCTL_XE_EXEC` of one batch, optionally waiting on one syncobj and signalling
  * another. ENOENT for a queue or syncobj naming nothing, ECANCELED once the queue's VM is
- * destroyed, EINVAL for an empty in-syncobj or unknown sync flags. The out-syncobj holds
- * the job's fence (signalled: the command ends with the runtime idle).
+ * destroyed, EINVAL for an empty in-syncobj or unknown sync flags, EOPNOTSUPP for an
+ * out-syncobj on a long-running queue. The out-syncobj holds the job's fence (signalled:
+ * the command ends with the runtime idle); with `no-batch` (`num_batch_buffer` 0) no job
+ * runs and it gets the in-fences and the queue's last fence.
  */
 export class XeExec implements Cmd {
   constructor(readonly f: number, readonly qI: number, readonly units: number, readonly out: number | null, readonly inp: number | null, readonly variant: SubmitVariant) {}
@@ -237,15 +245,17 @@ export class XeExec implements Cmd {
       ...(inp === undefined ? [] : [{ type: XeSyncType.SYNCOBJ, flags: 0, handle: inp }]),
       ...(out === undefined ? [] : [{ type: XeSyncType.SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL | (this.variant === 'flags' ? 0x8 : 0), handle: out }]),
     ];
-    const exec = () => file.exec({ execQueueId: q ?? 1, numBatchBuffer: 1, address: slotVa(0), units: this.units, syncs });
+    const exec = () => file.exec({ execQueueId: q ?? 1, numBatchBuffer: this.variant === 'no-batch' ? 0 : 1, address: slotVa(0), units: this.units, syncs });
+    const lr = q !== undefined && fm.ctxs.has(q) && dm.vms.get(fm.ctxs.get(q)!.vm!)!.lr;
     if (this.variant === 'flags' && out !== undefined) await expectErrno(w, 'EINVAL', what, exec);
     else if (q === undefined || !fm.ctxs.has(q)) await expectErrno(w, 'ENOENT', what, exec);
     else if (dm.vms.get(fm.ctxs.get(q)!.vm!)!.destroyed) await expectErrno(w, 'ECANCELED', `${what} (VM destroyed)`, exec);
+    else if (lr && out !== undefined) await expectErrno(w, 'EOPNOTSUPP', `${what} (long-running: no out-fence)`, exec);
     else if ((inp !== undefined && !fm.sync.has(inp)) || (out !== undefined && !fm.sync.has(out))) await expectErrno(w, 'ENOENT', what, exec);
     else if (inp !== undefined && m.syncobjs.get(fm.sync.get(inp)!) === 'empty') await expectErrno(w, 'EINVAL', `${what} (empty in-syncobj)`, exec);
     else {
       const { seqno } = await call(w, exec);
-      expect(seqno > 0n, 'the job\'s seqno').toBe(true);
+      expect(seqno > 0n, 'the job\'s seqno (none without a batch)').toBe(this.variant !== 'no-batch');
       if (out !== undefined) m.syncobjs.set(fm.sync.get(out)!, 'signaled');
     }
     checkModel(m, w);

@@ -86,7 +86,7 @@ const core: Array<{ arbitrary: CmdArb; weight: number }> = [
 
 const xe: Array<{ arbitrary: CmdArb; weight: number }> = [
   weighted(3, fc.tuple(file, pages, variant<XeBoVariant>('plain', 'private', 'unaligned', 'zero', 'huge', 'flags', 'bad-vm'), idx).map(([f, p, v, i]) => new XeBoCreate(f, p, v, i))),
-  weighted(2, fc.tuple(file, variant<XeVmCreateVariant>('ok', 'flags', 'fault-without-lr')).map(([f, v]) => new XeVmCreate(f, v))),
+  weighted(2, fc.tuple(file, fc.constantFrom<XeVmCreateVariant>('ok', 'ok', 'ok', 'lr', 'lr', 'flags', 'fault-without-lr')).map(([f, v]) => new XeVmCreate(f, v))),
   weighted(1, fc.tuple(file, idx, bad).map(([f, i, b]) => new XeVmDestroy(f, i, b))),
   weighted(
     3,
@@ -99,7 +99,7 @@ const xe: Array<{ arbitrary: CmdArb; weight: number }> = [
   weighted(
     3,
     fc
-      .tuple(file, idx, units, maybeIdx, maybeIdx, variant<SubmitVariant>('ok', 'bad-ctx', 'bad-out', 'bad-in', 'flags'))
+      .tuple(file, idx, units, maybeIdx, maybeIdx, variant<SubmitVariant>('ok', 'no-batch', 'bad-ctx', 'bad-out', 'bad-in', 'flags'))
       .map(([f, q, u, o, i, v]) => new XeExec(f, q, u, o, i, v)),
   ),
 ];
@@ -111,7 +111,7 @@ const panthor: Array<{ arbitrary: CmdArb; weight: number }> = [
   weighted(
     3,
     fc
-      .tuple(file, idx, fc.boolean(), slot, idx, variant<BindVariant>('ok', 'bad-vm', 'bad-bo', 'misaligned', 'offset', 'flags'))
+      .tuple(file, idx, fc.boolean(), slot, idx, variant<BindVariant>('ok', 'async', 'async', 'bad-vm', 'bad-bo', 'misaligned', 'offset', 'flags'))
       .map(([f, v, mp, s, b, x]) => new PtVmBind(f, v, mp || s === 0, s, b, x)),
   ),
   weighted(2, fc.tuple(file, idx, variant<GroupCreateVariant>('ok', 'bad-vm', 'priority', 'ring')).map(([f, v, x]) => new PtGroupCreate(f, v, x))),
@@ -129,7 +129,7 @@ const amdxdna: Array<{ arbitrary: CmdArb; weight: number }> = [
   weighted(2, fc.tuple(file, variant<HwctxCreateVariant>('ok', 'tiles', 'ext')).map(([f, v]) => new AxHwctxCreate(f, v))),
   weighted(1, fc.tuple(file, idx, bad).map(([f, i, b]) => new AxHwctxDestroy(f, i, b))),
   weighted(2, fc.tuple(file, idx, idx, variant<HwctxConfigVariant>('ok', 'bad-ctx', 'param', 'unknown-param', 'no-cus')).map(([f, i, c, v]) => new AxHwctxConfig(f, i, c, v))),
-  weighted(3, fc.tuple(file, idx, idx, units, variant<ExecCmdVariant>('ok', 'bad-ctx', 'not-cmd', 'bad-arg')).map(([f, i, c, u, v]) => new AxExecCmd(f, i, c, u, v))),
+  weighted(3, fc.tuple(file, idx, idx, units, variant<ExecCmdVariant>('ok', 'args', 'args', 'bad-ctx', 'not-cmd', 'bad-arg')).map(([f, i, c, u, v]) => new AxExecCmd(f, i, c, u, v))),
   weighted(1, fc.tuple(file, idx, idx, variant<WaitCmdVariant>('ok', 'bad-ctx', 'zero', 'future')).map(([f, i, s, v]) => new AxWaitCmd(f, i, s, v))),
 ];
 

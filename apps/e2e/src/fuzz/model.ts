@@ -30,6 +30,8 @@ export interface VmModel {
   readonly slots: Map<number, string>;
   /** VM_DESTROY ran (or its file closed): the contexts still holding it see a closed VM. */
   destroyed: boolean;
+  /** xe: long-running mode (`LR_MODE`, preempt fences; job fences are never exported). */
+  readonly lr: boolean;
 }
 
 /** An xe exec queue, a panthor group or an amdxdna hardware context. */
