@@ -133,6 +133,7 @@ export interface AdapterFeatures {
 export interface ConformanceAdapter {
   /** The driver's name, e.g. `'xe'`. */
   readonly name: string;
+  /** What it can do beyond the minimum (checks needing a missing feature are skipped). */
   readonly features: AdapterFeatures;
   /**
    * The longest a hanging job may take to be ended by the driver's recovery (virtual ms),

@@ -42,9 +42,13 @@ export interface ConformanceOptions {
 
 /** The outcome of one check. */
 export interface CheckResult {
+  /** The check's id. */
   readonly name: CheckName;
+  /** One line: what the check proves. */
   readonly title: string;
+  /** The kernel rule or tool the check stands for. */
   readonly kernel: string;
+  /** `skip`: the adapter lacks a feature the check needs (see `reason`). */
   readonly status: 'pass' | 'fail' | 'skip';
   /** Why it failed or was skipped (one line); empty when it passed. */
   readonly reason: string;
@@ -54,9 +58,13 @@ export interface CheckResult {
 
 /** The outcome of a run. */
 export interface ConformanceReport {
+  /** The adapter's name. */
   readonly adapter: string;
+  /** The run's seed. */
   readonly seed: number;
+  /** Whether the executor ran in chaos mode. */
   readonly chaos: boolean;
+  /** One per check run, in the kit's order. */
   readonly results: readonly CheckResult[];
   /** True when no check failed (skipped ones do not count against it). */
   readonly passed: boolean;
