@@ -4,6 +4,7 @@
  * none) — and the exploration's own throughput. Written as Markdown to the file, and as a
  * terminal table to stdout.
  */
+import { conformanceDriver } from './explore-conformance.js';
 import { FAULT_KINDS, isSiteKind, runFaultsKind, type FaultKind, type FaultRequest } from './explore-faults.js';
 import { exploreJobs, failureReason, replayCommand, type ExploreOptions, type Shard } from './explore.js';
 import { harnessFailed, type ExploreJob, type RunOutcome } from './explore-run.js';
@@ -81,7 +82,7 @@ function notApplied(kinds: readonly FaultKind[], recording: readonly RunOutcome[
   for (const k of kinds) {
     if (ran.has(k)) continue;
     const reason = unsupported.has(k)
-      ? 'not taken by the scenario'
+      ? `not taken by the ${recording.some((o) => conformanceDriver(o.scenario) !== null) ? 'kit' : 'scenario'}`
       : isSiteKind(k) && !armed
         ? 'the scenario arms no harness faults'
         : isSiteKind(k)
@@ -195,6 +196,12 @@ export function formatReportTerminal(r: ExplorationReport, colors: Colors, maxRe
 
 const mdCell = (s: string): string => s.replace(/\|/g, '\\|');
 
+function countBy(keys: readonly string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
+  return m;
+}
+
 /** The report as Markdown (the `--report` file). */
 export function formatReportMarkdown(r: ExplorationReport, meta: { readonly date: string; readonly command: string }): string {
   const o = r.options;
@@ -225,7 +232,8 @@ export function formatReportMarkdown(r: ExplorationReport, meta: { readonly date
   if (quit.length > 0) {
     lines.push(`## Faulted runs whose scenario gave up on an ioctl error (${quit.length})`, '');
     lines.push('The injected fault made an ioctl fail with an errno the scenario\'s client does not handle; the run stopped there (its invariants were not checked).', '');
-    for (const q of quit) lines.push(`- \`${replayCommand(q)}\` — ${mdCell(q.detail)}`);
+    for (const q of quit.slice(0, 20)) lines.push(`- \`${replayCommand(q)}\` — ${mdCell(q.detail)}`);
+    if (quit.length > 20) lines.push(`- … ${quit.length - 20} more (by errno: ${[...countBy(quit.map((q) => `${q.scenario} ${q.errorCode ?? '?'}`))].map(([k, n]) => `${k} ×${n}`).join(', ')})`);
     lines.push('');
   }
   return lines.join('\n');
