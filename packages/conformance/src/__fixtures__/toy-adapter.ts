@@ -19,7 +19,7 @@ export type ToyBug =
   | 'skip-validation'
   /** Queue handles are looked up in every file of the device, not only the caller's. */
   | 'global-handles'
-  /** The destroy ioctl stops the queue and forgets it instead of tearing it down (never released). */
+  /** The destroy ioctl stops the queue and forgets it instead of tearing it down: a hung job never ends, the queue is never released. */
   | 'kill-forgets-jobs';
 
 const TOY_SUBMIT_HANG = 0x1;

@@ -35,6 +35,22 @@ export const killUnderLoad: ConformanceCheck = {
         expectThat(bad.length === 0, () => `${lq.queue.label} (not killed): ${bad.length} job(s) failed (first ${fenceLabel(bad[0]!)} status ${bad[0]!.getStatus()}) after ${victim.queue.label} was killed`);
         expectThat(lq.refused.length === 0, `${lq.queue.label} (not killed): a submit was refused with ${lq.refused[0]}`);
       }
+      // A queue whose head job hangs: the kill ends it at once, not the timeout.
+      if (ctx.adapter.features.hangingJobs) {
+        const q = await queues[1]!.client.createQueue();
+        const hung = await s.submit(q, { units: 1, kind: 'hang' });
+        const behind = await s.submit(q, { units: 1 });
+        await s.rt.sleep(1);
+        const killedAt = s.rt.now();
+        await q.kill();
+        const bound = ctx.adapter.recoveryMs ?? 60_000;
+        for (const f of [hung, behind]) {
+          await s.waitSignalled(f, `${q.label} killed with a hung head job`);
+          expectThat(f.getStatus() < 0, `${q.label} killed with a hung head job: fence ${fenceLabel(f)} signalled with ${f.getStatus()}, not an error`);
+          const took = f.timestamp() - killedAt;
+          expectThat(took <= bound, `${q.label} killed with a hung head job: fence ${fenceLabel(f)} signalled ${took} ms after the kill, beyond the adapter's recoveryMs ${bound}`);
+        }
+      }
       // The killed queue refuses work without changing anything.
       const before = s.dev.drm.snapshot();
       let errno;

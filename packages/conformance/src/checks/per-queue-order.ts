@@ -1,7 +1,8 @@
 /**
  * per-queue-order: the jobs of one queue complete in submission order — one fence context
  * per queue, seqnos growing with each submit, signal times non-decreasing in seqno order —
- * whatever the interleaving of submitters and queues; with dependencies, a job never
+ * whatever the interleaving of submitters and queues, also with two submitters on one
+ * queue (arm + push atomic against each other); with dependencies, a job never
  * signals before the fence it waits for.
  */
 import { fenceLabel } from '@dep/dma-fence';
@@ -27,6 +28,19 @@ export const perQueueOrder: ConformanceCheck = {
           expectThat(b.seqno > a.seqno, `${lq.queue.label}: job ${i} got seqno ${b.seqno}, not after job ${i - 1}'s ${a.seqno}`);
           expectThat(b.timestamp() >= a.timestamp(), `${lq.queue.label}: job ${i} (${fenceLabel(b)}) signalled at ${b.timestamp()} ms, before job ${i - 1} (${fenceLabel(a)}) at ${a.timestamp()} ms`);
         }
+      }
+      // Two submitters on one queue: arm and push are atomic against each other, so seqno
+      // order is queue order — unique seqnos, completion in seqno order.
+      const shared = queues[1]!;
+      const before = shared.fences.length;
+      await submitLoad(s, [shared, { ...shared, fences: shared.fences }], { jobs: ctx.jobs, maxUnits: 6, maxGapMs: 1 });
+      const both = shared.fences.slice(before).sort((a, b) => (a.seqno < b.seqno ? -1 : a.seqno > b.seqno ? 1 : 0));
+      for (const f of both) await s.waitSignalled(f, `${shared.queue.label} (two submitters)`);
+      for (let i = 1; i < both.length; i++) {
+        const a = both[i - 1]!;
+        const b = both[i]!;
+        expectThat(a.context === b.context && b.seqno > a.seqno, `${shared.queue.label} (two submitters): two jobs share seqno ${b.seqno} or a context differs (${fenceLabel(a)}, ${fenceLabel(b)})`);
+        expectThat(b.timestamp() >= a.timestamp(), `${shared.queue.label} (two submitters): seqno ${b.seqno} signalled at ${b.timestamp()} ms, before seqno ${a.seqno} at ${a.timestamp()} ms`);
       }
       const contexts = new Set(queues.map((lq) => lq.fences[0]?.context));
       expectThat(contexts.size === queues.length, `${queues.length} queues share ${contexts.size} fence context(s): each queue needs its own timeline`);
