@@ -9,7 +9,7 @@ import { DrmDevice } from '@dep/drm';
 import { createGucDevice, type GucConfig, type GucDevice, type GucIrq, type HwBuffer } from '@dep/hw-sim';
 import { enablePreemptUsage } from '@dep/dma-resv';
 import { allocPreemptWorkqueue, type PreemptOrdering } from '@dep/fence-preempt';
-import { DepError, Work, Workqueue, isDepError, type Runtime } from '@dep/kernel';
+import { DepError, Work, Workqueue, type Runtime, type Waker } from '@dep/kernel';
 import { XeEngineGroup, engineGroupOf } from './engine-group.js';
 import type { XeExecQueue } from './exec-queue.js';
 import type { EngineClass } from '@dep/hw-sim';
@@ -150,6 +150,7 @@ export class XeDevice extends DrmDevice<XeFile> {
   /** GT resets done by {@link XeDevice.gtReset}. */
   gtResets = 0;
   #resetting = false;
+  readonly #resetWaiters = new Set<Waker<true>>();
 
   /**
    * `xe_gt_reset`: stop every exec queue (banning those whose head job had started), reset
@@ -167,6 +168,8 @@ export class XeDevice extends DrmDevice<XeFile> {
       for (const q of queues) q._gtStart();
     } finally {
       this.#resetting = false;
+      for (const w of [...this.#resetWaiters]) w.wake(true);
+      this.#resetWaiters.clear();
     }
   }
 
@@ -191,12 +194,15 @@ export class XeDevice extends DrmDevice<XeFile> {
   }
 
   async #resetWorker(): Promise<void> {
-    try {
-      await this.gtReset();
-    } catch (e) {
-      // A reset already running (gtReset() called directly) does what this one would.
-      if (!(isDepError(e) && e.code === 'EBUSY')) throw e;
+    if (this.#resetting) {
+      // A reset already running (gtReset() called directly) does what this one would: wait for it.
+      await this.runtime.sleepOn<true>('xe gt reset in flight', (w) => {
+        this.#resetWaiters.add(w);
+        return () => this.#resetWaiters.delete(w);
+      });
+      return;
     }
+    await this.gtReset();
   }
 
   /** @internal A queue gave up waiting for a G2H reply (`xe_gt_warn(... "failed to respond")`). */

@@ -69,9 +69,9 @@ describe('GT-reset escalation', () => {
 
   for (const [what, site] of [
     ['deregister-done', 'guc:deregister-done'],
-    ['the teardown\'s schedule-disable sched-done', 'guc:sched-done'],
+    ['schedule disable\'s sched-done', 'guc:sched-done'],
   ] as const) {
-    it(`teardown: no ${what} within 5 s ⇒ GT reset; the GuC forgot the context, so its id is free again; the other queue survives`, async () => {
+    it(`teardown: the ${what} never arrives (5 s) ⇒ GT reset; the GuC forgot the context, so its id is free again; the other queue survives`, async () => {
       const { rt, xe } = setup({ gpuConfig: { engines: { render: 1, copy: 1 } } });
       await rt.run(async () => {
         const a = await client(xe);
@@ -102,6 +102,32 @@ describe('GT-reset escalation', () => {
       expect(rt.shutdown()).toEqual([]);
     });
   }
+
+  it('an async reset requested while a direct gtReset() runs is satisfied by it: the flush returns once that reset finished', async () => {
+    const { rt, xe } = setup();
+    await rt.run(async () => {
+      const a = await client(xe);
+      let resetDoneAt = -1;
+      rt.spawn('direct', async () => {
+        await xe.gtReset();
+        resetDoneAt = rt.now();
+      });
+      await rt.sleep(0);
+      xe.gtResetAsync();
+      await xe.flushGtReset();
+      const flushedAt = rt.now();
+      await rt.sleep(10);
+      expect(xe.gtResets, 'one reset').toBe(1);
+      expect(resetDoneAt).toBeGreaterThanOrEqual(0);
+      expect(flushedAt).toBeGreaterThanOrEqual(resetDoneAt);
+      const f = await execWithFence(a.f, a.execQueueId, 1);
+      await f.wait();
+      expect(f.getStatus()).toBe(1);
+      f.put();
+      await teardown(rt, xe, [a.f]);
+    });
+    expect(rt.shutdown()).toEqual([]);
+  });
 
   it('gtResetAsync coalesces: requests while the worker is queued are one reset', async () => {
     const { rt, xe } = setup();
