@@ -111,6 +111,68 @@ describe('DrmExec', () => {
     });
   });
 
+  it('refcounted objects are referenced while tracked: the last other put while locked frees after unlock (drm_exec_obj_locked)', async () => {
+    const rt = new Runtime();
+    await rt.run(async () => {
+      const freedLocked: boolean[] = [];
+      const bos = resvs(rt, 3).map((resv) => {
+        const bo = {
+          resv,
+          refs: 1,
+          get: () => {
+            bo.refs++;
+            return bo;
+          },
+          put: () => {
+            if (--bo.refs === 0) freedLocked.push(resv.isLocked);
+          },
+        };
+        return bo;
+      });
+      const exec = new DrmExec<(typeof bos)[number]>(rt);
+      await exec.untilAllLocked((e) => e.prepareArray(bos, 1));
+      expect(bos.map((b) => b.refs)).toEqual([2, 2, 2]);
+      // Under the locks, the holders drop their references (an unmap putting its BO).
+      for (const b of bos) b.put();
+      expect(freedLocked).toEqual([]);
+      exec.unlockObj(bos[2]!);
+      expect(freedLocked).toEqual([false]);
+      exec.fini();
+      expect(freedLocked).toEqual([false, false, false]);
+    });
+  });
+
+  it('contention: the contended and prelocked references are balanced', async () => {
+    const rt = new Runtime();
+    await rt.run(async () => {
+      const [a, b] = resvs(rt, 2).map((resv) => {
+        const bo = { resv, refs: 1, get: () => (bo.refs++, bo), put: () => void bo.refs-- };
+        return bo;
+      }) as [{ resv: DmaResv; refs: number; get(): unknown; put(): void }, { resv: DmaResv; refs: number; get(): unknown; put(): void }];
+      let retries = 0;
+      const task = (name: string, first: typeof a, second: typeof a, start: number) =>
+        rt.spawn(name, async () => {
+          await rt.sleep(start);
+          const exec = new DrmExec<typeof a>(rt);
+          await exec.untilAllLocked(async (e) => {
+            expect(await e.lockObj(first)).toBe(0);
+            await rt.sleep(2);
+            expect(await e.lockObj(second)).toBe(0);
+          });
+          retries += exec.retries;
+          expect(first.refs).toBeGreaterThanOrEqual(2);
+          expect(second.refs).toBeGreaterThanOrEqual(2);
+          exec.fini();
+        });
+      const ta = task('A', a, b, 0);
+      const tb = task('B', b, a, 1);
+      await ta.join();
+      await tb.join();
+      expect(retries).toBe(1);
+      expect([a.refs, b.refs]).toEqual([1, 1]);
+    });
+  });
+
   it('interruptible: a lock waiting when the signal fires returns -EINTR', async () => {
     const rt = new Runtime();
     await rt.run(async () => {

@@ -13,8 +13,14 @@ const EALREADY = -114;
 const EDEADLK = -35;
 const ENOMEM = -12;
 
-/** What a {@link DrmExec} locks: a resv, or an object that has one (a GEM object's `resv`). */
-export type DrmExecObject = DmaResv | { readonly resv: DmaResv };
+/**
+ * What a {@link DrmExec} locks: a resv, or an object that has one (a GEM object's `resv`).
+ * An object with `get()`/`put()` (a refcounted one, like a GEM object) is referenced while
+ * the exec tracks it, as `drm_exec` holds a `drm_gem_object` reference on each locked,
+ * contended or prelocked object: its last other reference may go while it is locked, it is
+ * freed after `fini()` unlocks it.
+ */
+export type DrmExecObject = DmaResv | { readonly resv: DmaResv; get?(): unknown; put?(): void };
 
 /** Options of `new DrmExec()` (`drm_exec_init(exec, flags, nr)`). */
 export interface DrmExecOptions {
@@ -36,6 +42,16 @@ class Contended extends Error {
     this.name = 'DrmExecContended';
     this.exec = exec;
   }
+}
+
+/** `drm_gem_object_get()` on a refcounted object; nothing for a bare resv. */
+function ref(obj: DrmExecObject): void {
+  if (!(obj instanceof DmaResv) && typeof obj.get === 'function') obj.get();
+}
+
+/** `drm_gem_object_put()` on a refcounted object; nothing for a bare resv. */
+function unref(obj: DrmExecObject | null): void {
+  if (obj !== null && !(obj instanceof DmaResv) && typeof obj.put === 'function') obj.put();
 }
 
 function resvOf(obj: DrmExecObject, who: string): DmaResv {
@@ -169,6 +185,7 @@ export class DrmExec<T extends DrmExecObject = DmaResv> {
         // (its body no longer locks anything: forget it instead of spinning, where the
         // kernel would loop forever).
         if (this.#contended === null || this.#contendedRound !== round) {
+          unref(this.#contended);
           this.#contended = null;
           this.#ticket.done();
           return result as R;
@@ -197,12 +214,14 @@ export class DrmExec<T extends DrmExecObject = DmaResv> {
     // A contention of this run that the body swallowed: keep unwinding.
     if (this.#contended !== null) throw new Contended(this);
     if (this.#prelocked === obj) {
+      unref(obj);
       this.#prelocked = null;
       return 0;
     }
     const ticket = this.#ticket!;
     const r = this.interruptible ? await resv.lockInterruptible(ticket, this.#signal === undefined ? {} : { signal: this.#signal }) : await resv.lock(ticket);
     if (r === EDEADLK) {
+      ref(obj);
       this.#contended = obj;
       this.#contendedRound = this.#round;
       throw new Contended(this);
@@ -270,7 +289,11 @@ export class DrmExec<T extends DrmExecObject = DmaResv> {
       if (objects[i] === obj) {
         resv.unlock();
         objects.splice(i, 1);
-        if (this.#prelocked === obj) this.#prelocked = null;
+        unref(obj);
+        if (this.#prelocked === obj) {
+          unref(obj);
+          this.#prelocked = null;
+        }
         return;
       }
     }
@@ -285,6 +308,7 @@ export class DrmExec<T extends DrmExecObject = DmaResv> {
     this.#checkUsable(who);
     if (this.#inLoop) throw new DepError('EINVAL', `${who}: called from inside untilAllLocked(); return from the body first`);
     this.#unlockAll();
+    unref(this.#contended);
     this.#contended = null;
     this.#finished = true;
     this.#ticket?.fini();
@@ -308,35 +332,46 @@ export class DrmExec<T extends DrmExecObject = DmaResv> {
     const resv = resvOf(obj, 'drm_exec_lock_contended');
     this.#contended = null;
     const ticket = this.#ticket!;
+    // The contention's reference becomes the prelocked one, or is dropped on error.
     if (this.interruptible) {
       const r = await resv.lockSlowInterruptible(ticket, this.#signal === undefined ? {} : { signal: this.#signal });
-      if (r !== 0) return r;
+      if (r !== 0) {
+        unref(obj);
+        return r;
+      }
     } else {
       await resv.lockSlow(ticket);
     }
     const ret = this.#objLocked(obj);
     if (ret !== 0) {
       resv.unlock();
+      unref(obj);
       return ret;
     }
     this.#prelocked = obj;
     return 0;
   }
 
-  /** `drm_exec_obj_locked()`: track it, growing the table through the allocation hook. */
+  /** `drm_exec_obj_locked()`: track it (with a reference), growing the table through the allocation hook. */
   #objLocked(obj: T): 0 | -12 {
     if (this.#objects.length === this.#maxObjects) {
       if (!this.runtime.tryAlloc(GFP_KERNEL, 'drm_exec_obj_locked')) return ENOMEM;
       this.#maxObjects += TABLE_STEP;
     }
+    ref(obj);
     this.#objects.push(obj);
     return 0;
   }
 
-  /** `drm_exec_unlock_all()`: newest first. */
+  /** `drm_exec_unlock_all()`: newest first, each unlocked then put; then the prelocked reference. */
   #unlockAll(): void {
     const objects = this.#objects;
-    while (objects.length > 0) resvOf(objects.pop()!, 'drm_exec_unlock_all').unlock();
+    while (objects.length > 0) {
+      const obj = objects.pop()!;
+      resvOf(obj, 'drm_exec_unlock_all').unlock();
+      unref(obj);
+    }
+    unref(this.#prelocked);
     this.#prelocked = null;
   }
 }
