@@ -178,6 +178,53 @@ describe('cross-driver implicit sync', () => {
     expect(await shutdownAll(env, files)).toEqual([]);
   });
 
+  it('on 6 chaos seeds: amdxdna and xe writers, panthor readers gated by the sync_file bridge — each reader starts after its writer, nothing leaks', async () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const env = setupDevices({ seed, chaos: true });
+      const { rt, sink } = env;
+      const files = await rt.run(async () => {
+        const { f: npuF, ctx } = await npuClient(env.npu);
+        const { f: xeF, vmId: xvm, execQueueId } = await xeClient(env.xe);
+        const { file: mali, vmId, groupHandle, queue } = await maliClient(env.mali);
+        const { handle: nbuf } = await npuF.createBo({ size: 65536n, type: AmdxdnaBoType.SHMEM });
+        const { handle: xbuf } = await xeF.gemCreate({ size: 65536n });
+        await xeF.vmBind({ vmId: xvm, binds: [{ obj: xbuf, range: 65536n, addr: XE_VA, op: 0 }] });
+        const nfd = (await npuF.primeHandleToFd({ handle: nbuf })).fd;
+        const xfd = (await xeF.primeHandleToFd({ handle: xbuf })).fd;
+        const mn = (await mali.primeFdToHandle({ fd: nfd })).handle;
+        const mx = (await mali.primeFdToHandle({ fd: xfd })).handle;
+        nfd.close();
+        await mali.vmBind({ vmId, ops: [maliMap(mn, SHARED_VA, 65536n), maliMap(mx, SHARED_VA + 65536n, 65536n)] });
+        const { seq } = await npuF.execCmd({ hwctx: ctx, cmdHandles: await npuCommand(npuF, 5 + rt.randomInt(20)), cmdCount: 1, args: [nbuf] });
+        const npuFence = npuF.hwctxs.lookup(ctx)!.outFence(seq)!;
+        const xeOut = (await xeF.syncobjCreate()).handle;
+        await xeExec(xeF, execQueueId, 5 + rt.randomInt(20), xeOut);
+        await publishWrite(xeF, xeOut, xfd);
+        xfd.close();
+        const xeFence = syncobjFence(xeF, xeOut);
+        const inN = await readDependency(mali, mn);
+        const inX = await readDependency(mali, mx);
+        const outN = (await mali.syncobjCreate()).handle;
+        const outX = (await mali.syncobjCreate()).handle;
+        await mali.groupSubmit({ groupHandle, queueSubmits: [maliJob(2, [inN], [outN]), maliJob(2, [inX], [outX])] });
+        await waitAll(mali, [outN, outX]);
+        const runs = jobRuns(sink, queue);
+        expect(runs.length, `seed ${seed}`).toBe(2);
+        expect(runs[0]!, `seed ${seed}: the NPU reader`).toBeGreaterThanOrEqual(npuFence.timestamp());
+        // The queue runs in order: the second job starts after the first and after xe's write.
+        expect(runs[1]!, `seed ${seed}: the xe reader`).toBeGreaterThanOrEqual(xeFence.timestamp());
+        for (const h of [outN, outX]) {
+          const f = syncobjFence(mali, h);
+          expect(f.getStatus(), `seed ${seed}`).toBe(1);
+          f.put();
+        }
+        for (const f of [npuFence, xeFence]) f.put();
+        return { npu: [npuF], xe: [xeF], mali: [mali] };
+      });
+      expect(await shutdownAll(env, files), `seed ${seed}`).toEqual([]);
+    }
+  });
+
   it('a hung NPU writer: the panthor reader waits until the NPU timeout signals the write with an error, then runs', async () => {
     const timeoutMs = 500;
     const env = setupDevices({ npuTimeoutMs: timeoutMs });

@@ -16,9 +16,9 @@ export interface CrossEnv {
   readonly xe: XeDevice;
 }
 
-/** The three devices on one strict runtime, a trace sink attached. */
-export function setupDevices(options: { seed?: number; npuTimeoutMs?: number; xeJobTimeoutMs?: number } = {}): CrossEnv {
-  const rt = new Runtime({ seed: options.seed ?? 1, checks: 'strict' });
+/** The three devices on one strict runtime (optionally a chaos seed), a trace sink attached. */
+export function setupDevices(options: { seed?: number; chaos?: boolean; npuTimeoutMs?: number; xeJobTimeoutMs?: number } = {}): CrossEnv {
+  const rt = new Runtime({ seed: options.seed ?? 1, checks: 'strict', ...(options.chaos === true ? { chaos: true } : {}) });
   const sink = new MemoryTraceSink();
   rt.trace.attach(sink);
   const npu = new AmdxdnaDevice({ runtime: rt, name: 'accel0', npuConfig: { columns: 4 }, ...(options.npuTimeoutMs === undefined ? {} : { timeoutMs: options.npuTimeoutMs }) });
