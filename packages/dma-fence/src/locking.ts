@@ -13,7 +13,7 @@
  * awaited with it held) is a deadlock in the kernel: here it is reported (kind `lockdep`)
  * and the call throws `DepError('EDEADLK')`, as `SpinLock` does.
  */
-import { DepError, type LockClass, type Runtime } from '@dep/kernel';
+import { DepError, type AcquireOptions, type LockClass, type Runtime } from '@dep/kernel';
 import { F_LOCK_CLASS, F_LOCKED } from './flags.js';
 import type { DmaFence, Fence } from './fence.js';
 
@@ -27,6 +27,9 @@ interface LockState {
   /** Class names of fences made with a `lockClass` option. */
   readonly customClass: WeakMap<DmaFence, LockClass>;
 }
+
+/** lockdep options of every fence-lock acquisition, made once (no object per lock). */
+const FENCE_LOCK_ACQUIRE: AcquireOptions = Object.freeze({ sleeping: false });
 
 let lastRt: Runtime | null = null;
 let lastState: LockState | null = null;
@@ -81,7 +84,7 @@ export function lockChecked(f: DmaFence): void {
   cur.atomic++;
   f._flags |= F_LOCKED;
   try {
-    ld.acquire(cls, f, { sleeping: false });
+    ld.acquire(cls, f, FENCE_LOCK_ACQUIRE);
   } catch (e) {
     // A strict-mode report: leave everything as it was before the call.
     const held = cur.held;

@@ -1,4 +1,4 @@
-import { isAtomicContext } from './context.js';
+import { isAtomicContext, type ExecContext } from './context.js';
 import { DepError } from './error.js';
 import type { Runtime } from './runtime.js';
 import type { HeldLock, Task } from './task.js';
@@ -137,6 +137,9 @@ function irqKindOf(bit: number): IrqKind {
   return bit >= USED_IN_SOFTIRQ ? SOFTIRQ : HARDIRQ;
 }
 
+/** Next {@link LockClass.id}. */
+let nextClassId = 1;
+
 /**
  * A lock class (`struct lock_class`): what lockdep reasons about. Get one with
  * {@link Lockdep.classFor}; subclasses with {@link LockClass.sub}.
@@ -144,6 +147,8 @@ function irqKindOf(bit: number): IrqKind {
 export class LockClass {
   /** Class name as reports print it (`name` or `name/N` for a subclass). */
   readonly name: string;
+  /** @internal A number unique to this class (subclasses included): its part of a chain key. */
+  readonly id: number = nextClassId++;
   /** Subclass number (0 for the base class). */
   readonly subclass: number;
   /** The base class (itself for subclass 0). */
@@ -225,8 +230,15 @@ class HeldEntry implements HeldLock {
   readonly trylock: boolean;
   /** Acquired with irqs disabled (or in irq context). */
   readonly irqsOff: boolean;
+  /**
+   * The validated chain this entry tops (held locks up to and including this one), or
+   * null if that chain is not cached (it was reported on, or sits on an uncached one).
+   */
+  chain: LockChain | null;
+  /** Index in `task.held` at push: a chain is only trusted while the entry is still there. */
+  readonly depth: number;
 
-  constructor(cls: LockClass, lock: object, sleeping: boolean, readMode: 0 | 1 | 2, trylock: boolean, irqsOff: boolean) {
+  constructor(cls: LockClass, lock: object, sleeping: boolean, readMode: 0 | 1 | 2, trylock: boolean, irqsOff: boolean, chain: LockChain | null = null, depth = -1) {
     this.className = cls.name;
     this.lock = lock;
     this.sleeping = sleeping;
@@ -235,7 +247,66 @@ class HeldEntry implements HeldLock {
     this.readMode = readMode;
     this.trylock = trylock;
     this.irqsOff = irqsOff;
+    this.chain = chain;
+    this.depth = depth;
   }
+}
+
+/**
+ * @internal One validated held-lock chain (`struct lock_chain` in the kernel's chain
+ * hash): the classes held, innermost last, each with how it was taken (read mode,
+ * trylock, irqs off) and the task's context. A chain exists only once acquiring its last
+ * lock on top of its parent chain was validated with nothing to report: no recursion, no
+ * new usage conflict, no new dependency that closes a cycle or an irq inversion. The
+ * graph and the usage bits only grow (until {@link Lockdep.reset}, which starts a new
+ * generation), so the same acquisition on the same chain again would find everything
+ * already recorded and report nothing: {@link Lockdep.acquire} skips the validation
+ * (`lookup_chain_cache`). Keys are exact (class id and mode bits), not hashes: no
+ * collisions.
+ */
+class LockChain {
+  /** The {@link Lockdep} generation it was validated in. */
+  readonly gen: number;
+  /** Validated one-lock extensions, by {@link chainKey}. */
+  children: Map<number, LockChain> | null = null;
+  /** The extension found last (most chains have one): checked before the map. */
+  lastKey = -1;
+  lastChild: LockChain | null = null;
+
+  constructor(gen: number) {
+    this.gen = gen;
+  }
+
+  /** The cached extension by `key`, or undefined. */
+  find(key: number): LockChain | undefined {
+    if (key === this.lastKey) return this.lastChild!;
+    const children = this.children;
+    if (children === null) return undefined;
+    const c = children.get(key);
+    if (c !== undefined) {
+      this.lastKey = key;
+      this.lastChild = c;
+    }
+    return c;
+  }
+
+  /** The extension by `key`, made (cached) on first use. */
+  child(key: number): LockChain {
+    let c = this.find(key);
+    if (c === undefined) {
+      c = new LockChain(this.gen);
+      (this.children ??= new Map()).set(key, c);
+      this.lastKey = key;
+      this.lastChild = c;
+    }
+    return c;
+  }
+}
+
+/** The chain key of one acquisition: class, read mode, trylock, irqs off, context. */
+function chainKey(cls: LockClass, readMode: 0 | 1 | 2, trylock: boolean, irqsOff: boolean, context: ExecContext): number {
+  const ctx = context === 'process' ? 0 : context === 'worker' ? 1 : context === 'irq' ? 2 : 3;
+  return cls.id * 64 + readMode * 16 + (trylock ? 8 : 0) + (irqsOff ? 4 : 0) + ctx;
 }
 
 type Pending = { readonly message: string; readonly details: readonly string[] };
@@ -256,6 +327,10 @@ export class Lockdep {
   readonly signallingClass: LockClass;
   /** The single `dma_fence_lockdep_map` instance. */
   readonly #fenceMap: object = { name: DMA_FENCE_MAP };
+  /** Chain-cache generation: {@link reset} starts a new one, so older chains are not trusted. */
+  #gen = 0;
+  /** The empty chain (nothing held) of the current generation. */
+  #chainRoot = new LockChain(0);
 
   /** Made by the {@link Runtime} constructor. */
   constructor(rt: Runtime) {
@@ -317,10 +392,29 @@ export class Lockdep {
   }
 
   #acquire(task: Task, node: LockClass, lock: object, sleeping: boolean, readMode: 0 | 1 | 2, trylock: boolean, nest: object | null): void {
-    const pending: Pending[] = [];
     const held = task.held as HeldEntry[];
+    const depth = held.length;
     const irqsOff = task.irqsOff > 0 || task.context === 'irq';
-    const entry = new HeldEntry(node, lock, sleeping, readMode, trylock, irqsOff);
+
+    // lookup_chain_cache: the chain under this lock, if it is cached and still in place
+    let parent: LockChain | null = this.#chainRoot;
+    if (depth > 0) {
+      const top = held[depth - 1]!;
+      parent = top.depth === depth - 1 && top.chain !== undefined && top.chain !== null && top.chain.gen === this.#gen ? top.chain : null;
+    }
+    const key = chainKey(node, readMode, trylock, irqsOff, task.context);
+    if (parent !== null) {
+      const hit = parent.find(key);
+      // the cache knows classes, not instances: the same lock instance held (under
+      // another class) is still check_deadlock's, so that goes the slow way
+      if (hit !== undefined && (trylock || !holdsInstance(held, lock))) {
+        held.push(new HeldEntry(node, lock, sleeping, readMode, trylock, irqsOff, hit, depth));
+        return;
+      }
+    }
+
+    const pending: Pending[] = [];
+    const entry = new HeldEntry(node, lock, sleeping, readMode, trylock, irqsOff, null, depth);
 
     // check_deadlock: same class already held by this task (nested: record no dependency)
     let nested = false;
@@ -352,6 +446,8 @@ export class Lockdep {
       }
     }
 
+    // a clean validation on a cached chain is cached (lookup_chain_cache_add)
+    if (parent !== null && !nested && pending.length === 0) entry.chain = parent.child(key);
     held.push(entry);
     this.#emit(pending);
   }
@@ -364,7 +460,14 @@ export class Lockdep {
     if (!this.enabled) return;
     const task = this.#rt.current;
     const held = task.held;
-    for (let i = held.length - 1; i >= 0; i--) {
+    const last = held.length - 1;
+    if (last >= 0 && held[last]!.lock === lock) {
+      held.pop();
+      return;
+    }
+    // not the innermost: the entries above move down, and their cached chains (which
+    // include this lock) stop being trusted (HeldEntry.depth no longer matches)
+    for (let i = last - 1; i >= 0; i--) {
       if (held[i]!.lock === lock) {
         held.splice(i, 1);
         return;
@@ -551,6 +654,8 @@ export class Lockdep {
    * tasks are kept: they describe locks that are really held.
    */
   reset(): void {
+    this.#gen++;
+    this.#chainRoot = new LockChain(this.#gen);
     for (const base of this.#classes.values()) {
       for (const cls of [base, ...subclassesOf(base)]) {
         cls.out.clear();
@@ -867,6 +972,12 @@ export class Lockdep {
       ],
     };
   }
+}
+
+/** True if `lock` (the instance) is on `held`. */
+function holdsInstance(held: readonly HeldLock[], lock: object): boolean {
+  for (let i = held.length - 1; i >= 0; i--) if (held[i]!.lock === lock) return true;
+  return false;
 }
 
 /** The BFS path to `end`, in graph order (each edge's `to` is the next edge's `from`). */

@@ -1,7 +1,11 @@
 import { DepError } from './error.js';
-import type { LockClass, Lockdep } from './lockdep.js';
+import type { AcquireOptions, LockClass, Lockdep } from './lockdep.js';
 import type { Runtime } from './runtime.js';
 import type { Task } from './task.js';
+
+/** lockdep options of the common acquisitions, made once (no object per lock/unlock). */
+const SPIN_LOCK: AcquireOptions = Object.freeze({ sleeping: false });
+const SPIN_TRYLOCK: AcquireOptions = Object.freeze({ sleeping: false, trylock: true });
 
 /**
  * `spinlock_t`: a synchronous critical section. Taking it makes the current task atomic
@@ -188,7 +192,7 @@ export class SpinLock {
 
   #acquire(cur: Task, subclass: number, irqsave: boolean, trylock: boolean): void {
     try {
-      this.#ld!.acquire(this.#cls!, this, subclass === 0 ? { sleeping: false, trylock } : { sleeping: false, trylock, subclass });
+      this.#ld!.acquire(this.#cls!, this, subclass !== 0 ? { sleeping: false, trylock, subclass } : trylock ? SPIN_TRYLOCK : SPIN_LOCK);
     } catch (e) {
       // a strict-mode report: leave everything as it was before the call
       if (cur.held.length > 0 && cur.held[cur.held.length - 1]!.lock === this) cur.held.pop();
