@@ -13,10 +13,14 @@
 //    exports; require() of it works (require(esm), Node >= 20.19); a .mts consumer that
 //    imports each runtime export by name type-checks with `tsc` (module nodenext,
 //    skipLibCheck off, so the shipped .d.ts are checked too).
+//    A package's peer dependencies (optional ones included: a subpath such as
+//    `@dep/conformance/vitest` or `@dep/driver-xe/conformance` needs them) are installed
+//    beside it — @dep ones from their tarballs (their @dep closure joins the expected set),
+//    others symlinked from the repository's node_modules after the tree check.
 // One line per package; exit 1 if anything failed (the scratch dir is then kept).
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +77,22 @@ function depClosure(name, seen = new Set()) {
   return seen;
 }
 
+/** The package's @dep peer dependencies, as consumer dependencies on their tarballs. */
+function peersOf(name) {
+  const peers = Object.keys(manifests.get(name)?.peerDependencies ?? {}).filter((p) => p.startsWith('@dep/'));
+  return Object.fromEntries(peers.map((p) => [p, `file:${tarball.get(p)}`]));
+}
+
+/** Its other peer dependencies (e.g. vitest): symlinked from the repository's node_modules. */
+function linkForeignPeers(name, consumer) {
+  for (const p of Object.keys(manifests.get(name)?.peerDependencies ?? {})) {
+    if (p.startsWith('@dep/')) continue;
+    const at = join(consumer, 'node_modules', p);
+    mkdirSync(dirname(at), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules', p), at, 'dir');
+  }
+}
+
 function exportedSubpaths(manifest) {
   return Object.entries(manifest.exports ?? { '.': manifest.main })
     .filter(([sub, target]) => target !== null && sub !== './package.json' && !sub.includes('*'))
@@ -92,7 +112,7 @@ for (const w of targets) {
     const overrides = Object.fromEntries([...tarball].filter(([n]) => n !== w.name).map(([n, t]) => [n, `file:${t}`]));
     writeFileSync(
       join(consumer, 'package.json'),
-      JSON.stringify({ name: 'pack-smoke-consumer', private: true, type: 'module', dependencies: { [w.name]: `file:${own}` }, overrides }, null, 2),
+      JSON.stringify({ name: 'pack-smoke-consumer', private: true, type: 'module', dependencies: { [w.name]: `file:${own}`, ...peersOf(w.name) }, overrides }, null, 2),
     );
     run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock'], consumer);
 
@@ -117,9 +137,12 @@ for (const w of targets) {
     const unresolved = [...found].filter((n) => !fromTarball.has(n));
     if (unresolved.length) throw new Error(`no installed copy of [${unresolved}] came from its tarball`);
     const expected = new Set([w.name, ...depClosure(w.name)]);
+    for (const peer of Object.keys(peersOf(w.name))) if (peer.startsWith('@dep/')) for (const n of [peer, ...depClosure(peer)]) expected.add(n);
     const extra = [...found].filter((n) => !expected.has(n));
     const missing = [...expected].filter((n) => !found.has(n));
     if (extra.length || missing.length) throw new Error(`installed @dep set is wrong: missing [${missing}] extra [${extra}]`);
+
+    linkForeignPeers(w.name, consumer);
 
     // Runtime: every subpath imports and has named exports; require(esm) works.
     const subpaths = exportedSubpaths(manifests.get(w.name));
