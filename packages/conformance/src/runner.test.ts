@@ -35,6 +35,15 @@ describe('runConformance', () => {
     });
   }
 
+  it('same seed, same report: a chaos run of a broken toy fails the same way twice, and another seed still fails', async () => {
+    const run = (seed: number) => runConformance(toyAdapter('reorder'), { seed, chaos: true, only: ['per-queue-order', 'fences-signal'] });
+    const a = await run(11);
+    const b = await run(11);
+    expect(b.results).toEqual(a.results);
+    expect(a.results.map((r) => r.status)).toEqual(['pass', 'fail']);
+    expect((await run(12)).results[1]!.status).toBe('fail');
+  });
+
   it('a feature the adapter lacks is a skip with its reason, not a pass', async () => {
     const base = toyAdapter();
     const report = await runConformance({ ...base, features: { ...base.features, hangingJobs: false } }, { only: ['errors-propagate'] });

@@ -134,7 +134,7 @@ class ToyDevice extends DrmDevice<ToyFile> {
   readonly forgotten: ToyQueue[] = [];
   nextQueue = 1;
   constructor(rt: Runtime, teardown: 'sync' | 'async', bug: ToyBug | null) {
-    super({ runtime: rt, memory: new DeviceMemory(rt, 'toy'), driverName: 'toy' });
+    super({ runtime: rt, memory: new DeviceMemory(rt, 'toy'), driverName: 'toy', name: 'toy0' });
     this.teardown = teardown;
     this.bug = bug;
   }
