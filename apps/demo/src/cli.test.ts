@@ -185,14 +185,14 @@ describe('demo CLI: explore', () => {
     const one = capture();
     await main(['kernel', '--seed', seed], one);
     expect(one.out()).toContain('✘ verdict: deadlock');
-  });
+  }, 60_000);
 
   it('flags after "explore" are explore\'s: --chaos reaches the runs and the replay lines', async () => {
     const io = capture();
     await main(['explore', '--scenario', 'kernel', '--seeds', '3', '--chaos', '--workers', '1'], io);
     expect(io.out()).toContain('chaos: on');
     expect(io.out()).toMatch(/npm run demo -- kernel --seed 2 --chaos\s+# deadlock/);
-  });
+  }, 60_000);
 
   it('a shard explores only its seeds', async () => {
     const io = capture();
@@ -201,7 +201,7 @@ describe('demo CLI: explore', () => {
     expect(io.out()).toContain('2 seed(s) in');
     const seeds = [...io.out().matchAll(/--seed (\d+)/g)].map((m) => Number(m[1]));
     expect(seeds.every((s) => s === 2 || s === 6)).toBe(true);
-  });
+  }, 60_000);
 
   it('--faults <list>: per seed the recording run, then one run per allocation site; exit 0 when every invariant held', async () => {
     const io = capture();
@@ -259,7 +259,7 @@ describe('demo CLI: explore', () => {
     io = capture();
     expect(await main(['explore', '--scenario', 'nope'], io)).toBe(1);
     expect(io.err()).toContain('unknown scenario "nope"');
-  });
+  }, 60_000);
 });
 
 describe('progress bar', () => {

@@ -121,13 +121,13 @@ describe('explore: worker threads', () => {
     expect(out.filter((o) => !o.ok).map((o) => o.seed)).toEqual([3, 6, 9, 12]);
     expect(out.find((o) => o.seed === 6)).toMatchObject({ outcome: 'deadlock', detail: 'seed 6 is a multiple of 3', hash: 'hash-0-a' });
     expect(progress).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
-  });
+  }, 60_000);
 
   it('a shard runs only its seeds; params reach the scenario', async () => {
     const out = await explore(options({ seeds: 12, shard: { index: 2, count: 3 }, params: { mode: 'b' } }));
     expect(out.map((o) => o.seed)).toEqual([2, 5, 8, 11]);
     expect(out.map((o) => o.hash)).toEqual(['hash-0-b', 'hash-1-b', 'hash-0-b', 'hash-1-b']);
-  });
+  }, 60_000);
 
   it('a scenario that throws is an error outcome, not a crash', async () => {
     const out = await explore(options({ scenario: 'throws', seeds: 4, workers: 2 }));
@@ -138,7 +138,7 @@ describe('explore: worker threads', () => {
       [4, true, 'all fences signalled'],
     ]);
     expect(out[0]!.detail).toBe('boom 1');
-  });
+  }, 60_000);
 
   it('a trace that differs between two runs of the same seed breaks same-trace on the re-checked seeds', async () => {
     const out = await explore(options({ scenario: 'nondeterministic', seeds: 4, recheckEvery: 2 }));
@@ -148,7 +148,7 @@ describe('explore: worker threads', () => {
       [3, true, ['same-trace']],
       [4, false, []],
     ]);
-  });
+  }, 60_000);
 
   it('on the real registry (TypeScript source in the worker): the kernel scenario gives what it gives in-process', async () => {
     const out = await explore({ scenario: 'kernel', seeds: 6, firstSeed: 1, shard: { index: 1, count: 1 }, faults: { type: 'off' }, params: {}, workers: 2 });
