@@ -8,7 +8,8 @@
  *
  * Faults: without `alloc` in the matrix the kit's random allocation-failure phase is off
  * (probability 0); with it, a second run has it on (the kit's 0.02). The kit's
- * deterministic fault, kill and teardown checks run every time.
+ * deterministic fault, kill and teardown checks run every time. The kit has no harness
+ * sites: `alloc@<site>` runs the allocation-failure run; other kinds are not taken.
  */
 import type { ConformanceAdapter } from '@dep/conformance';
 import type { RunFaults } from './explore-faults.js';
@@ -49,7 +50,7 @@ export async function runConformanceUnit(driver: ConformanceDriver, job: Explore
   const { runConformance } = await import('@dep/conformance');
   const adapter = await adapterOf(driver);
   const req = job.faults;
-  const withAlloc = (req.type === 'matrix' && req.kinds.includes('alloc')) || req.type === 'default' || (req.type === 'runs' && req.runs.some((r) => r.type === 'kind' && r.kind === 'alloc'));
+  const withAlloc = (req.type === 'matrix' && req.kinds.includes('alloc')) || req.type === 'default' || (req.type === 'runs' && req.runs.some((r) => (r.type === 'kind' || r.type === 'site') && r.kind === 'alloc'));
   const settings: { faults: RunFaults; probability: number }[] = [];
   if (req.type !== 'runs') settings.push({ faults: { type: 'none' }, probability: 0 });
   if (withAlloc) settings.push({ faults: { type: 'kind', kind: 'alloc' }, probability: ALLOC_PROBABILITY });
