@@ -4,7 +4,7 @@
 import type { Fence } from '@dep/dma-fence';
 import { DrmDevice, DrmFile, defineIoctl, flags, handle, u32, type HandleTable } from '@dep/drm';
 import { DeviceMemory } from '@dep/hw-sim';
-import { DepError, type Runtime } from '@dep/kernel';
+import { DepError, GFP_NOWAIT, type Runtime } from '@dep/kernel';
 import { DepQueue, type DepQueueOps, type PushedDepJob } from '@dep/queue';
 import { MockHw, MockJob } from '@dep/queue/testing';
 import type { ConformanceAdapter, ConformanceClient, ConformanceQueue, IoctlCase } from '../adapter.js';
@@ -19,6 +19,8 @@ export type ToyBug =
   | 'skip-validation'
   /** Queue handles are looked up in every file of the device, not only the caller's. */
   | 'global-handles'
+  /** run_job allocates (GFP_NOWAIT) and ignores a failure: the job "succeeds" although its run lost memory. */
+  | 'swallow-run-alloc-failure'
   /** The destroy ioctl stops the queue and forgets it instead of tearing it down: a hung job never ends, the queue is never released. */
   | 'kill-forgets-jobs';
 
@@ -42,6 +44,7 @@ class ToyQueue {
     const ops: DepQueueOps<MockJob> = {
       freeJobIrqSafe: true,
       runJob: (job) => {
+        if (bug === 'swallow-run-alloc-failure') rt.tryAlloc(GFP_NOWAIT, 'toy_run_job');
         const timeline = bug === 'reorder' ? new MockHw({ runtime: rt, name: `${name}.${job.id}` }) : hw;
         const f = timeline.submit(job.duration);
         job.hwFence = f;

@@ -1,11 +1,11 @@
 /**
  * fault-injection: survival under the runtime's fault injector (`rt.faults`).
  *
- * 1. Sweep: a submit's allocations are counted, then the submit is repeated failing the
- *    1st, 2nd, … nth allocation (`failAlloc({ nth })`). Each attempt either fails with
- *    `ENOMEM` before anything was published — the device snapshot unchanged — or succeeds
- *    and its fence signals (an allocation past the point of no return must be handled
- *    without losing the fence).
+ * 1. Sweep: the allocations of one job's life (its submit and its run) are counted, then
+ *    the job is repeated failing the 1st, 2nd, … nth of them (`failAlloc({ nth })`, armed
+ *    until the job is done). Each attempt either fails with `ENOMEM` before anything was
+ *    published — the device snapshot unchanged — or, when the failure hit past the point
+ *    of no return, its published fence signals with an error.
  * 2. Random phase (probability > 0): allocations fail, and the device hangs batches,
  *    stalls them and refuses firmware requests (`hw-hang`, `hw-stall`, `hw-fw-error` of
  *    @dep/hw-sim) at random under load with a kill and a close; every refused ioctl is a
@@ -34,9 +34,10 @@ export const faultInjection: ConformanceCheck = {
       await rt.sleep(5);
       const before = rt.faults.calls();
       const probe = await s.submit(queue, { units: 1 });
-      const n = rt.faults.calls() - before;
       await s.waitSignalled(probe, queue.label);
       await rt.sleep(5);
+      // Every allocation of one job's life: the ioctl's, and any its run/completion makes.
+      const n = rt.faults.calls() - before;
       expectThat(n > 0, `${queue.label}: a submit made no allocation through rt.alloc(); the fault injector cannot reach it (allocate where the kernel does)`);
       for (let nth = 1; nth <= n; nth++) {
         const snap = s.dev.drm.snapshot();
@@ -44,7 +45,10 @@ export const faultInjection: ConformanceCheck = {
         let outcome: { readonly fence: Fence } | { readonly error: unknown };
         try {
           outcome = { fence: await s.submit(queue, { units: 1 }) };
+          // The rule stays armed until the job is done: an allocation of its run fails too.
+          await s.waitSignalled(outcome.fence, `${queue.label}, allocation ${nth} of ${n} failing`);
         } catch (e) {
+          if (e instanceof CheckFailure) throw e;
           outcome = { error: e };
         } finally {
           rule.remove();
@@ -55,8 +59,10 @@ export const faultInjection: ConformanceCheck = {
           expectThat(error.code === 'ENOMEM', `allocation ${nth} of ${n} failed: the submit failed with ${error.code}, not ENOMEM (${error.message})`);
           const diff = sameSnapshot(snap, s.dev.drm.snapshot());
           expectThat(diff === null, `allocation ${nth} of ${n} failed: the submit failed with ENOMEM but changed the device: ${diff}`);
-        } else {
-          await s.waitSignalled(outcome.fence, `${queue.label}, allocation ${nth} of ${n} failed after the submit returned`);
+        } else if (rule.injected > 0) {
+          // Failed past the point of no return: the published fence must say so.
+          const st = outcome.fence.getStatus();
+          expectThat(st < 0, `allocation ${nth} of ${n} failed after the job's fence was published, yet the fence signalled with status ${st}, not an error`);
         }
         await rt.sleep(5);
       }
