@@ -217,7 +217,8 @@ export class PtGroupDestroy implements Cmd {
  * when the group's VM maps something there (else an empty stream), optionally waiting on
  * one syncobj and signalling another. EINVAL for a group naming nothing, a destroyed VM,
  * a signal op naming nothing, unknown sync flags (the `flags` variant: a bad handle
- * type), an empty in-syncobj; ENOENT for a wait op naming nothing.
+ * type), an empty in-syncobj; ENOENT for a wait op naming nothing. `batch`: two jobs, the
+ * second waiting on the syncobj the first signals (valid even when it is empty).
  */
 export class PtSubmit implements Cmd {
   constructor(readonly f: number, readonly gI: number, readonly units: number, readonly out: number | null, readonly inp: number | null, readonly variant: SubmitVariant) {}
@@ -235,18 +236,25 @@ export class PtSubmit implements Cmd {
     const mapped = vm !== undefined && !vm.destroyed && vm.slots.has(0);
     const syncs = [
       ...(inp === undefined ? [] : [{ flags: PanthorSyncOpFlags.WAIT, handle: inp, timelineValue: 0n }]),
+      // A bad signal op comes after a good one: the good one must stay untouched.
+      ...(this.variant === 'bad-out' && this.out !== null && pick(fm.sync, this.out) !== undefined ? [{ flags: PanthorSyncOpFlags.SIGNAL, handle: pick(fm.sync, this.out)!, timelineValue: 0n }] : []),
       ...(out === undefined ? [] : [{ flags: (PanthorSyncOpFlags.SIGNAL | (this.variant === 'flags' ? 0x2 : 0)) >>> 0, handle: out, timelineValue: 0n }]),
     ];
+    const job = (jobSyncs: typeof syncs) => ({ queueIndex: 0, streamSize: mapped ? this.units * 8 : 0, streamAddr: mapped ? slotVa(0) : 0n, latestFlush: 0, pad: 0, syncs: jobSyncs });
+    // `batch`: a second job waits on what the first signals (an intra-batch dependency: fine even on an empty syncobj).
+    const batch = this.variant === 'batch' && out !== undefined && fm.sync.has(out);
     const submit = () =>
       file.groupSubmit({
         groupHandle: g ?? 1,
-        queueSubmits: [{ queueIndex: 0, streamSize: mapped ? this.units * 8 : 0, streamAddr: mapped ? slotVa(0) : 0n, latestFlush: 0, pad: 0, syncs }],
+        queueSubmits: batch
+          ? [job([{ flags: PanthorSyncOpFlags.SIGNAL, handle: out, timelineValue: 0n }]), job([{ flags: PanthorSyncOpFlags.WAIT, handle: out, timelineValue: 0n }])]
+          : [job(syncs)],
       });
     if (vm === undefined || vm.destroyed) await expectErrno(w, 'EINVAL', what, submit);
     else if (this.variant === 'flags' && out !== undefined) await expectErrno(w, 'EINVAL', what, submit);
     else if (out !== undefined && !fm.sync.has(out)) await expectErrno(w, 'EINVAL', `${what} (signal op naming nothing)`, submit);
     else if (inp !== undefined && !fm.sync.has(inp)) await expectErrno(w, 'ENOENT', `${what} (wait op naming nothing)`, submit);
-    else if (inp !== undefined && m.syncobjs.get(fm.sync.get(inp)!) === 'empty') await expectErrno(w, 'EINVAL', `${what} (empty in-syncobj)`, submit);
+    else if (!batch && inp !== undefined && m.syncobjs.get(fm.sync.get(inp)!) === 'empty') await expectErrno(w, 'EINVAL', `${what} (empty in-syncobj)`, submit);
     else {
       await call(w, submit);
       if (out !== undefined) m.syncobjs.set(fm.sync.get(out)!, 'signaled');

@@ -219,7 +219,7 @@ export class XeQueueDestroy implements Cmd {
   toString = (): string => `XeQueueDestroy(${this.f}, #${this.i}${this.bad ? ', bogus' : ''})`;
 }
 
-export type SubmitVariant = 'ok' | 'no-batch' | 'bad-ctx' | 'bad-out' | 'bad-in' | 'flags';
+export type SubmitVariant = 'ok' | 'no-batch' | 'batch' | 'bad-ctx' | 'bad-out' | 'bad-in' | 'flags';
 
 /**
  * `DRM_IOCTL_XE_EXEC` of one batch, optionally waiting on one syncobj and signalling
@@ -243,6 +243,8 @@ export class XeExec implements Cmd {
     const inp = this.variant === 'bad-in' ? bogus(fm.sync, others.map((x) => x.sync)) : this.inp === null ? undefined : pick(fm.sync, this.inp);
     const syncs = [
       ...(inp === undefined ? [] : [{ type: XeSyncType.SYNCOBJ, flags: 0, handle: inp }]),
+      // A bad out-sync comes after a good one: the good one must stay untouched.
+      ...(this.variant === 'bad-out' && this.out !== null && pick(fm.sync, this.out) !== undefined ? [{ type: XeSyncType.SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL, handle: pick(fm.sync, this.out)! }] : []),
       ...(out === undefined ? [] : [{ type: XeSyncType.SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL | (this.variant === 'flags' ? 0x8 : 0), handle: out }]),
     ];
     const exec = () => file.exec({ execQueueId: q ?? 1, numBatchBuffer: this.variant === 'no-batch' ? 0 : 1, address: slotVa(0), units: this.units, syncs });

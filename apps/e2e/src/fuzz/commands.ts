@@ -38,6 +38,7 @@ import {
 } from './commands-xe.js';
 import type { Cmd } from './harness.js';
 import { SubmitThenTeardown, type Teardown } from './commands-midflight.js';
+import { BindPair } from './commands-binds.js';
 import { VA_SLOTS } from './model.js';
 import { FILES_PER_DEVICE, type DeviceIndex } from './world.js';
 
@@ -119,7 +120,7 @@ const panthor: Array<{ arbitrary: CmdArb; weight: number }> = [
   weighted(
     3,
     fc
-      .tuple(file, idx, units, maybeIdx, maybeIdx, variant<SubmitVariant>('ok', 'bad-ctx', 'bad-out', 'bad-in', 'flags'))
+      .tuple(file, idx, units, maybeIdx, maybeIdx, variant<SubmitVariant>('ok', 'batch', 'batch', 'bad-ctx', 'bad-out', 'bad-in', 'flags'))
       .map(([f, g, u, o, i, v]) => new PtSubmit(f, g, u, o, i, v)),
   ),
 ];
@@ -134,6 +135,10 @@ const amdxdna: Array<{ arbitrary: CmdArb; weight: number }> = [
 ];
 
 const midflight: Array<{ arbitrary: CmdArb; weight: number }> = [
+  weighted(
+    2,
+    fc.tuple(fc.constantFrom<0 | 1>(0, 1), file, idx, idx, slot, slot, bad).map(([d, f, v, b, a, u, x]) => new BindPair(d, f, v, b, a, u, x)),
+  ),
   weighted(
     3,
     fc.tuple(device, file, idx, idx, units, fc.constantFrom<Teardown>('ctx', 'vm', 'file')).map(([d, f, c, o, u, t]) => new SubmitThenTeardown(d, f, c, o, u, t)),
