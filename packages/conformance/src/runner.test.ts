@@ -36,6 +36,11 @@ describe('runConformance', () => {
     });
   }
 
+  it("a failure carries the runtime's reports as evidence (the forgotten queue leaks)", async () => {
+    const report = await runConformance(toyAdapter('kill-forgets-jobs'), { seed: 3, only: ['kill-under-load'] });
+    expect(report.results[0]!.details.some((d) => /^leak in .*drm_dep_queue/.test(d))).toBe(true);
+  });
+
   it('same seed, same report: a chaos run of a broken toy fails the same way twice, and another seed still fails', async () => {
     const run = (seed: number) => runConformance(toyAdapter('reorder'), { seed, chaos: true, only: ['per-queue-order', 'fences-signal'] });
     const a = await run(11);

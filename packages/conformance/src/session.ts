@@ -66,7 +66,8 @@ export async function errnoOf(p: Promise<unknown>): Promise<ErrnoName | null> {
 
 /**
  * Run `body` in a fresh session and tear it down. A {@link CheckFailure} (or any error)
- * thrown by the body is rethrown after the teardown; the teardown still runs.
+ * thrown by the body is rethrown after the teardown (which still runs), a CheckFailure
+ * with the runtime's reports added to its details.
  */
 export async function runSession<T>(ctx: CheckContext, options: SessionOptions, body: (s: Session) => Promise<T>): Promise<SessionResult<T>> {
   const { adapter } = ctx;
@@ -140,7 +141,12 @@ export async function runSession<T>(ctx: CheckContext, options: SessionOptions, 
   });
   const idle = await rt.runUntilIdle();
   const reports = [...rt.shutdown(), ...fenceLeaks];
-  if (failure !== null) throw (failure as { error: unknown }).error;
+  if (failure !== null) {
+    const { error } = failure as { error: unknown };
+    // What the runtime reported is often the cause (an oops in a worker, a lockdep splat).
+    if (error instanceof CheckFailure && reports.length > 0) throw new CheckFailure(error.message, [...error.details, ...describeReports(reports)]);
+    throw error;
+  }
   if (idle.stalled.length > 0) throw new CheckFailure(`teardown stalled: ${idle.stalled.length} wait(s) still blocked`, idle.stalled.map((b) => `${b.task.toString()}: ${b.reason}`));
   return { value: value as T, reports };
 }
