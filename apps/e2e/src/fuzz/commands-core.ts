@@ -229,7 +229,8 @@ export class SyncArray implements Cmd {
       if (waits && states.includes('empty')) {
         await expectErrno(w, 'EINVAL', `${this.toString()} (empty syncobj)`, run);
       } else {
-        const res = await call(w, run);
+        // SYNCOBJ_SIGNAL stops at an allocation failure with the earlier syncobjs signalled (as the kernel): not injected.
+        const res = await call(w, run, { faults: this.op !== 'signal' });
         if (waits) expect(res).toEqual({ firstSignaled: 0 });
         if (!waits) for (const h of handles) m.syncobjs.set(fm.sync.get(h)!, this.op === 'signal' ? 'signaled' : 'empty');
       }
@@ -349,7 +350,7 @@ export class Reopen implements Cmd {
   async run(m: Model, w: World): Promise<void> {
     const dm = m.devs[this.t.d];
     const old = fileOf(w, this.t.d, this.t.f);
-    await call(w, () => old.close());
+    await call(w, () => old.close(), { faults: false });
     const again = await call(w, async () => {
       try {
         await old.close();
@@ -357,7 +358,7 @@ export class Reopen implements Cmd {
       } catch (e) {
         return (e as { code?: string }).code ?? 'not a DepError';
       }
-    });
+    }, { faults: false });
     expect(again, 'a second close').toBe('EBADF');
     (w.files[this.t.d] as DrmFile[])[this.t.f] = (w.devices[this.t.d] as { open(): DrmFile }).open();
     for (const key of dm.files[this.t.f]!.vms.values()) {
@@ -370,4 +371,19 @@ export class Reopen implements Cmd {
     checkModel(m, w);
   }
   toString = (): string => `Reopen(${label(this.t)})`;
+}
+
+/**
+ * Arm an allocation failure for the next valid call: its `nth` allocation (at any site)
+ * fails. If the call then fails with ENOMEM, nothing may have changed on any device (the
+ * command stops there); if it makes fewer allocations, or handles the failure, it goes on.
+ */
+export class FailAlloc implements Cmd {
+  constructor(readonly nth: number) {}
+  check = (): boolean => true;
+  async run(_m: Model, w: World): Promise<void> {
+    w.failNthAlloc = this.nth;
+    return Promise.resolve();
+  }
+  toString = (): string => `FailAlloc(${this.nth})`;
 }

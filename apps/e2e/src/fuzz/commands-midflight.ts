@@ -67,7 +67,7 @@ export class SubmitThenTeardown implements Cmd {
       } else if (this.d === XE) await w.files[XE][this.f]!.execQueueDestroy({ execQueueId: h });
       else if (this.d === PANTHOR) await w.files[PANTHOR][this.f]!.groupDestroy({ groupHandle: h });
       else await w.files[AMDXDNA][this.f]!.destroyHwctx({ handle: h });
-    });
+    }, { faults: false });
     if (this.d === AMDXDNA) {
       ctx.nextSeq++;
       m.syncobjs.set(ctx.syncobj, 'signaled');

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { AxBoCreate, AxExecCmd, AxHwctxConfig, AxHwctxCreate, AxHwctxDestroy, AxWaitCmd, type AxBoVariant, type ExecCmdVariant, type HwctxConfigVariant, type HwctxCreateVariant, type WaitCmdVariant } from './commands-amdxdna.js';
 import {
+  FailAlloc,
   FlinkOpen,
   GemClose,
   PrimeShare,
@@ -83,6 +84,7 @@ const core: Array<{ arbitrary: CmdArb; weight: number }> = [
     fc.tuple(target, target, idx, idx, fc.constantFrom<'none' | 'src' | 'dst'>('none', 'none', 'src', 'dst')).map(([t, to, s, d, b]) => new SyncFileShare(t, to, s, d, b)),
   ),
   weighted(1, target.map((t) => new Reopen(t))),
+  weighted(3, fc.integer({ min: 1, max: 6 }).map((n) => new FailAlloc(n))),
 ];
 
 const xe: Array<{ arbitrary: CmdArb; weight: number }> = [

@@ -28,13 +28,16 @@ export class Coverage {
       check: (m: Readonly<Model>) => cmd.check(m),
       run: async (m: Model, w: World) => {
         const before = errnoLog.length;
-        await cmd.run(m, w);
-        this.commands++;
-        const k = this.kinds.get(kind) ?? { valid: 0, errnos: new Map<string, number>() };
-        this.kinds.set(kind, k);
-        const errnos = errnoLog.slice(before);
-        if (errnos.length === 0) k.valid++;
-        for (const e of errnos) k.errnos.set(e, (k.errnos.get(e) ?? 0) + 1);
+        try {
+          await cmd.run(m, w);
+        } finally {
+          this.commands++;
+          const k = this.kinds.get(kind) ?? { valid: 0, errnos: new Map<string, number>() };
+          this.kinds.set(kind, k);
+          const errnos = errnoLog.slice(before);
+          if (errnos.length === 0) k.valid++;
+          for (const e of errnos) k.errnos.set(e, (k.errnos.get(e) ?? 0) + 1);
+        }
       },
       toString: () => cmd.toString(),
     };

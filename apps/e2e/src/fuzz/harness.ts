@@ -19,15 +19,62 @@ export function objKey(d: number, id: number): string {
   return `${d}:${id}`;
 }
 
-/** Run `fn` as a task and drive the runtime until idle; resolves with its result. */
-export async function call<T>(w: World, fn: () => Promise<T>): Promise<T> {
-  return w.rt.run(fn);
+/**
+ * Thrown by {@link call} when the allocation failure armed by `FailAlloc` made the call
+ * fail (with ENOMEM, every device unchanged, as checked): the command stops there, its
+ * model left as the call found it.
+ */
+export class InjectedFailure extends Error {
+  constructor(what: string) {
+    super(`${what}: ENOMEM injected; nothing changed`);
+    this.name = 'InjectedFailure';
+  }
+}
+
+/** Options of {@link call}. */
+export interface CallOptions {
+  /**
+   * May an armed allocation failure hit this call? Default true. False for calls of
+   * several ioctls whose later ones may not fail without undoing the earlier ones (submit
+   * then destroy, close), and for the documented partial ones (SYNCOBJ_SIGNAL).
+   */
+  readonly faults?: boolean;
+}
+
+/**
+ * Run `fn` as a task and drive the runtime until idle; resolves with its result. With an
+ * allocation failure armed (`w.failNthAlloc`), the `nth` allocation made while `fn` runs
+ * fails: if `fn` then fails with ENOMEM, every device's snapshot must be as before and
+ * {@link InjectedFailure} is thrown; any other error, or a success, goes on as usual.
+ */
+export async function call<T>(w: World, fn: () => Promise<T>, options: CallOptions = {}): Promise<T> {
+  const nth = w.failNthAlloc;
+  if (nth === null || options.faults === false) return w.rt.run(fn);
+  w.failNthAlloc = null;
+  const before = snapshotAll(w);
+  let fired = false;
+  try {
+    return await w.rt.run(async () => {
+      const rule = w.rt.faults.failAlloc({ nth });
+      try {
+        return await fn();
+      } finally {
+        fired = rule.injected > 0;
+        rule.remove();
+      }
+    });
+  } catch (e) {
+    if (!fired || !isDepError(e) || e.code !== 'ENOMEM') throw e;
+    expect(snapshotAll(w), `allocation ${nth} failed (ENOMEM): every device unchanged`).toEqual(before);
+    errnoLog.push('ENOMEM (injected)');
+    throw new InjectedFailure(`allocation ${nth}`);
+  }
 }
 
 /** The errno `fn` failed with (a DepError's code), or null if it succeeded. Other errors propagate. */
 export async function errnoOf(w: World, fn: () => Promise<unknown>): Promise<ErrnoName | null> {
   try {
-    await call(w, fn);
+    await call(w, fn, { faults: false });
     return null;
   } catch (e) {
     if (!isDepError(e)) throw e;

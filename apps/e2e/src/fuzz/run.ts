@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { expect } from 'vitest';
 import { bootstrap } from './commands.js';
 import type { Coverage } from './coverage.js';
-import type { Cmd } from './harness.js';
+import { InjectedFailure, checkModel, type Cmd } from './harness.js';
 import { emptyModel } from './model.js';
 import { createWorld, teardownWorld } from './world.js';
 
@@ -40,6 +40,22 @@ export function budgetFromEnv(env: Readonly<Record<string, string | undefined>> 
   };
 }
 
+/** `cmd`, ending quietly (model checked) where an injected allocation failure stopped it. */
+function stopOnInjectedFailure(cmd: Cmd): Cmd {
+  return {
+    check: (m) => cmd.check(m),
+    run: async (m, w) => {
+      try {
+        await cmd.run(m, w);
+      } catch (e) {
+        if (!(e instanceof InjectedFailure)) throw e;
+        checkModel(m, w);
+      }
+    },
+    toString: () => cmd.toString(),
+  };
+}
+
 /** Options of {@link runSequence}. */
 export interface RunOptions {
   /** Counts what ran. */
@@ -57,7 +73,7 @@ export async function runSequence(cmds: Iterable<Cmd>, options: RunOptions = {})
   const model = emptyModel();
   const { coverage } = options;
   if (options.bootstrap ?? true) await fc.asyncModelRun(() => ({ model, real: world }), bootstrap());
-  const list = coverage === undefined ? cmds : [...cmds].map((c) => coverage.wrap(c));
+  const list = [...cmds].map((c) => stopOnInjectedFailure(coverage === undefined ? c : coverage.wrap(c)));
   await fc.asyncModelRun(() => ({ model, real: world }), list);
   await teardownWorld(world);
   for (const dev of world.devices as readonly DrmDevice[]) {

@@ -36,6 +36,11 @@ export interface World {
   readonly files: [XeFile[], PanthorFile[], AmdxdnaFile[]];
   /** A number per syncobj, the same whichever device's file holds a handle to it. */
   syncobjId(s: Syncobj): number;
+  /**
+   * Armed by the `FailAlloc` command: the next valid call fails its `nth` allocation
+   * (`rt.faults.failAlloc`), then this is cleared. See `call` in harness.ts.
+   */
+  failNthAlloc: number | null;
 }
 
 /** Options of {@link createWorld}. */
@@ -64,6 +69,7 @@ export function createWorld(options: WorldOptions = {}): World {
     amdxdna,
     devices: [xe, panthor, amdxdna],
     files: [open(xe), open(panthor), open(amdxdna)],
+    failNthAlloc: null,
     syncobjId(s: Syncobj): number {
       let id = ids.get(s);
       if (id === undefined) {
