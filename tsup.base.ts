@@ -38,7 +38,7 @@ export function packageConfig(): Options | Options[] {
     dts: { compilerOptions: { ignoreDeprecations: '6.0' } },
     sourcemap: true,
     clean: true,
-    splitting: false,
+    splitting: true,
     treeshake: false,
   }) as Options | Options[];
 }
