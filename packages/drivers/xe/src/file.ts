@@ -52,6 +52,11 @@ interface SyncArg {
 }
 
 /** A client file of an xe device. */
+/** Fence callback after an exec's user-fence write: see {@link XeVm._userFenceWritten}. */
+function userFenceWritten(_fence: Fence, vm: XeVm): void {
+  vm._userFenceWritten();
+}
+
 export class XeFile extends DrmFile {
   /** `xef->exec_queue.xa`: exec queues by id. */
   readonly execQueues: HandleTable<XeExecQueue>;
@@ -319,7 +324,11 @@ export class XeFile extends DrmFile {
       // LR job fences are never exported: not in the resvs, no syncobj out-syncs.
       if (!vm.lr) vm.resvAddFence(fence, DmaResvUsage.BOOKKEEP, DmaResvUsage.BOOKKEEP);
       out.install(fence);
-      if (uf !== null && ufLoc !== null) uf.attach(fence, ufLoc.map, ufence!.value, { offset: ufLoc.offset });
+      if (uf !== null && ufLoc !== null) {
+        uf.attach(fence, ufLoc.map, ufence!.value, { offset: ufLoc.offset });
+        // After the write (callbacks run in the order added): wake the VM's memory fences.
+        fence.addCallback(userFenceWritten, vm);
+      }
       const seqno = fence.seqno;
       q._setLastFence(fence);
       armed.push();

@@ -55,6 +55,39 @@ describe('convert ioctl', () => {
     expect(rt.shutdown()).toEqual([]);
   });
 
+  it("an exec's user-fence write wakes the VM's exported fences: one nobody waits on signals at the write, not at the TDR deadline", async () => {
+    const { rt, xe } = setup();
+    await rt.run(async () => {
+      const { f, vmId, bo, execQueueId } = await client(xe);
+      const { handle } = await f.syncobjCreate();
+      await f.vmConvertFence({ vmId, syncs: [{ handle, flags: XE_CONVERT_FLAG_SIGNAL, bo, offset: 0n, value: 7n }] });
+      const exported = f.syncobjs.lookup(handle)!.fenceGet()!;
+      const { handle: done } = await f.syncobjCreate();
+      await f.exec({
+        execQueueId,
+        numBatchBuffer: 1,
+        address: BO_VA,
+        units: 10,
+        syncs: [
+          { type: XeSyncType.USER_FENCE, flags: XE_SYNC_FLAG_SIGNAL, addr: BO_VA, timelineValue: 7n },
+          { type: XeSyncType.SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL, handle: done },
+        ],
+      });
+      const job = f.syncobjs.lookup(done)!.fenceGet()!;
+      await job.wait();
+      // Nobody enabled signalling on the exported fence (no poll): only the write's wake-up finds it.
+      await rt.sleep(1);
+      expect(exported.testSignaledFlag()).toBe(true);
+      expect(exported.getStatus()).toBe(1);
+      await rt.sleep(6000);
+      expect((f.vms.lookup(vmId) as XeVm).killedReason, 'no user-fence TDR for a reached value').toBeNull();
+      job.put();
+      exported.put();
+      await teardown(rt, xe, [f]);
+    });
+    expect(rt.shutdown()).toEqual([]);
+  });
+
   it('export past the 5 s deadline: -ETIME and the whole VM is killed (its queues too); another VM is untouched', async () => {
     const { rt, xe } = setup({ jobTimeoutMs: 60_000 });
     await rt.run(async () => {

@@ -94,6 +94,18 @@ export class XeVm extends GpuVm {
     return d;
   }
 
+  /**
+   * @internal A user fence of an exec on this VM was written (xe's `user_fence_worker`
+   * ends in `wake_up_all(&xe->ufence_wq)`): the convert ioctl's memory fences re-read
+   * their locations (coalesced, in irq context). Without it an exported fence nobody waits
+   * on yet is found only at its user-fence TDR deadline, which then kills the VM though the
+   * value was reached long before. Any context (a fence callback).
+   */
+  _userFenceWritten(): void {
+    if (this.closed) return;
+    for (const d of this.#memFences.values()) d.notify();
+  }
+
   /** The last exported fence (no reference for the caller), or null. */
   get lastExported(): Fence | null {
     return this.#lastExported;
