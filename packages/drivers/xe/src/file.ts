@@ -51,12 +51,12 @@ interface SyncArg {
   readonly timelineValue: bigint;
 }
 
-/** A client file of an xe device. */
 /** Fence callback after an exec's user-fence write: see {@link XeVm._userFenceWritten}. */
 function userFenceWritten(_fence: Fence, vm: XeVm): void {
   vm._userFenceWritten();
 }
 
+/** A client file of an xe device. */
 export class XeFile extends DrmFile {
   /** `xef->exec_queue.xa`: exec queues by id. */
   readonly execQueues: HandleTable<XeExecQueue>;
