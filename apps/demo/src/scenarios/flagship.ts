@@ -23,11 +23,12 @@
  */
 import { DRM_TIMEOUT_INFINITE, DmaBufSyncFlags, GemCreateFlags, SyncobjFdToHandleFlags, SyncobjHandleToFdFlags } from '@dep/drm';
 import { AmdxdnaBoType, writeCommand } from '@dep/driver-amdxdna';
-import { XE_SYNC_FLAG_SIGNAL, XeEngineClass, XeSyncType, XeVmCreateFlags, type XeVm } from '@dep/driver-xe';
+import { XE_SYNC_FLAG_SIGNAL, XeEngineClass, XeSyncType, XeVmCreateFlags, type XeExecQueue, type XeVm } from '@dep/driver-xe';
 import { isDepError, type Report, type TraceRecord } from '@dep/kernel';
 import { judge, makeResult, newSim, queueStats, runMain } from '../result.js';
 import '../trace-events.js';
-import type { RunTrace, Scenario, ScenarioOptions, ScenarioResult } from './index.js';
+import { clientAction, errnoName, retryDropped } from './client-errors.js';
+import type { FaultKind, RunTrace, Scenario, ScenarioOptions, ScenarioResult } from './index.js';
 import { BO_VA, createDevices, finiDevices, npuClient, npuCommand, panthorClient, panthorQueueSubmit, panthorSignal, panthorWait, xeClient } from './three-drivers.js';
 import { VramEvictor, type Eviction } from './vram-evictor.js';
 
@@ -61,21 +62,43 @@ export interface FlagshipRun {
   readonly evictions: readonly Eviction[];
   /** xe's LR queue: preempt-fence suspends, rebind-worker resumes; the VM's rebinds. */
   readonly lr: { readonly preempts: number; readonly resumes: number; readonly rebinds: number };
-  /** Frames whose submits failed with ENOMEM under `--faults` (skipped, as a client would). */
+  /** Frames not submitted whole: a submit failed (dropped on a resource error, or its client's context was lost). */
   readonly skippedFrames: number;
+  /** Of those, frames dropped on a resource error (ENOMEM …). */
+  readonly droppedFrames: number;
+  /** Contexts re-created (`client@frame`): after a lost context, a kill or a teardown. */
+  readonly recoveries: readonly string[];
+  /** The harness faults the scenario injected itself (`kill compute`, `teardown npu`, `device-lost npu`). */
+  readonly injected: readonly string[];
+  /** The NPU was lost (device lost): later frames rendered without a new inference. */
+  readonly npuLost: boolean;
+  /** Faults were asked for (`--faults` or the harness): a frame presented with an error is then expected. */
+  readonly faulted: boolean;
 }
 
+/** The frame after whose submits `kill`, `teardown` and `device-lost` strike (work in flight). */
+export const FAULT_FRAME = PRESSURE_FRAME;
+/** The clients, in the order `kill` picks its victim (seed mod 4). */
+export const FLAGSHIP_CLIENTS = ['npu', 'render', 'compute', 'compositor'] as const;
+export type FlagshipClient = (typeof FLAGSHIP_CLIENTS)[number];
+
 /** Run the flagship workload on a fresh runtime. */
-export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' | 'faults'>, frames = FLAGSHIP_FRAMES): Promise<FlagshipRun> {
+export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' | 'faults' | 'harnessFaults'>, frames = FLAGSHIP_FRAMES): Promise<FlagshipRun> {
   const { rt, trace, chaos, armFaults } = newSim(opts, { name: 'flagship', faultSite: /^(drm_dep|dma_fence|sync_file|dma_resv)/ });
+  const kinds = opts.harnessFaults?.kinds ?? [];
+  const faulted = opts.faults === true || kinds.length > 0;
   const devices = createDevices(rt, { xeVram: XE_VRAM });
   const { xe, panthor, amdxdna } = devices;
   const clients: Record<string, string> = {};
   const queues = { npu: '', render: '', compute: '', compositor: '' };
   const presents: { status: number; at: number }[] = [];
   let evictor: VramEvictor | null = null;
-  let lr = { preempts: 0, resumes: 0, rebinds: 0 };
+  const lr = { preempts: 0, resumes: 0, rebinds: 0 };
   let skippedFrames = 0;
+  let droppedFrames = 0;
+  let npuLost = false;
+  const recoveries: string[] = [];
+  const injected: string[] = [];
   const evictions: Eviction[] = [];
   const note = (text: string, kind = 'event'): void => {
     if (rt.trace.enabled) rt.trace.emit('demo:note', { text, kind }, { lane: NARRATIVE_LANE });
@@ -83,28 +106,38 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
 
   const { finished } = await runMain(rt, async () => {
     // --- set-up: four clients on three devices --------------------------------------
-    const npu = await npuClient(amdxdna);
-    const hwctx = npu.file.hwctxs.lookup(npu.hwctx)!;
-    queues.npu = hwctx.queue.name;
+    let npu = await npuClient(amdxdna);
     const render = await panthorClient(panthor);
-    const { groupHandle } = await render.file.groupCreate({ vmId: render.vmId, priority: 0, queues: [{ priority: 0, pad: 0, ringbufSize: 4096 }] });
-    queues.render = render.file.groups.lookup(groupHandle)!.queues[0]!.dq.name;
-    const compute = await xeClient(xe, XeEngineClass.COMPUTE, XeVmCreateFlags.LR_MODE);
-    const lrQueue = compute.file.execQueues.lookup(compute.execQueueId)!;
-    const lrVm = compute.file.vms.lookup(compute.vmId) as XeVm;
-    queues.compute = lrQueue.dep.name;
-    const compositor = await xeClient(xe, XeEngineClass.COPY);
-    queues.compositor = compositor.file.execQueues.lookup(compositor.execQueueId)!.dep.name;
-    const compositorQueue = compositor.file.execQueues.lookup(compositor.execQueueId)!;
-    // Queue names and the hardware contexts' names (xe's GuC ids) → client, for colours and the summary.
-    Object.assign(clients, {
-      [queues.npu]: 'npu',
-      [queues.render]: 'render',
-      [queues.compute]: 'compute',
-      [`guc${lrQueue.gucId}`]: 'compute',
-      [queues.compositor]: 'compositor',
-      [`guc${compositorQueue.gucId}`]: 'compositor',
-    });
+    const newGroup = async (): Promise<number> => (await render.file.groupCreate({ vmId: render.vmId, priority: 0, queues: [{ priority: 0, pad: 0, ringbufSize: 4096 }] })).groupHandle;
+    let groupHandle = await newGroup();
+    const compute = { ...(await xeClient(xe, XeEngineClass.COMPUTE, XeVmCreateFlags.LR_MODE)), engineClass: XeEngineClass.COMPUTE, vmFlags: XeVmCreateFlags.LR_MODE, name: 'compute' as const };
+    const compositor = { ...(await xeClient(xe, XeEngineClass.COPY)), engineClass: XeEngineClass.COPY, vmFlags: 0, name: 'compositor' as const };
+    // Every xe queue and LR VM the run made (a recovered client makes new ones): waited for at teardown, counted in the stats.
+    const xeQueues: XeExecQueue[] = [];
+    const lrVms: XeVm[] = [];
+    const nameNpu = (): void => {
+      queues.npu = npu.file.hwctxs.lookup(npu.hwctx)!.queue.name;
+      clients[queues.npu] = 'npu';
+    };
+    const nameRender = (): void => {
+      queues.render = render.file.groups.lookup(groupHandle)!.queues[0]!.dq.name;
+      clients[queues.render] = 'render';
+    };
+    const nameXe = (c: typeof compute | typeof compositor): void => {
+      const q = c.file.execQueues.lookup(c.execQueueId)!;
+      xeQueues.push(q);
+      queues[c.name] = q.dep.name;
+      clients[q.dep.name] = c.name;
+      clients[`guc${q.gucId}`] = c.name;
+      if (c === compute) {
+        const vm = c.file.vms.lookup(c.vmId) as XeVm;
+        if (!lrVms.includes(vm)) lrVms.push(vm);
+      }
+    };
+    nameNpu();
+    nameRender();
+    nameXe(compute);
+    nameXe(compositor);
 
     // The NPU's two output buffers, shared with the renderer by PRIME (dma-buf fds kept open).
     const outputs: { handle: number; fd: Awaited<ReturnType<typeof npu.file.primeHandleToFd>>['fd']; imported: number; cmd: number }[] = [];
@@ -136,6 +169,110 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
     note(`set-up done: npu ${queues.npu}, render ${queues.render}, compute ${queues.compute} (LR), compositor ${queues.compositor}`);
     armFaults();
 
+    // --- recovery: what each client does when its context is lost ----------------------
+    /** amdxdna: destroy the context (gone already: EINVAL) and make a new one on the same CU; ENODEV: the device is lost. */
+    async function recoverNpu(): Promise<void> {
+      try {
+        await npu.file.destroyHwctx({ handle: npu.hwctx });
+      } catch (e) {
+        if (!isDepError(e, 'EINVAL')) throw e;
+      }
+      const { handle } = await npu.file.createHwctx({ numTiles: 4 });
+      try {
+        await npu.file.configHwctx({ handle, cuConfigs: [{ cuBo: npu.cu, cuFunc: 0, pad: 0 }] });
+      } catch (e) {
+        await npu.file.destroyHwctx({ handle });
+        throw e;
+      }
+      npu = { ...npu, hwctx: handle };
+      nameNpu();
+    }
+    /** panthor: destroy the terminated group and make a new one (Mesa's panvk on a lost context). */
+    async function recoverRender(): Promise<void> {
+      try {
+        await render.file.groupDestroy({ groupHandle });
+      } catch (e) {
+        if (!isDepError(e, 'EINVAL') && !isDepError(e, 'ENOENT')) throw e;
+      }
+      groupHandle = await newGroup();
+      nameRender();
+    }
+    /** xe: destroy the banned exec queue, make a new one; on a killed VM (no new queue there: ENOENT) a new VM first. */
+    async function recoverXe(c: typeof compute | typeof compositor): Promise<void> {
+      try {
+        await c.file.execQueueDestroy({ execQueueId: c.execQueueId });
+      } catch (e) {
+        if (!isDepError(e, 'ENOENT')) throw e;
+      }
+      const create = async (): Promise<number> => (await c.file.execQueueCreate({ vmId: c.vmId, width: 1, numPlacements: 1, instances: [{ engineClass: c.engineClass }] })).execQueueId;
+      try {
+        c.execQueueId = await create();
+      } catch (e) {
+        if (!isDepError(e, 'ENOENT')) throw e;
+        // The VM was killed (user-fence TDR): a new VM with the BO the client's batches and user fences use.
+        const { vmId } = await c.file.vmCreate({ flags: c.vmFlags });
+        const { handle: bo } = await c.file.gemCreate({ size: 65536n, vmId });
+        await c.file.vmBind({ vmId, binds: [{ obj: bo, range: 65536n, addr: BO_VA }] });
+        const old = c.vmId;
+        Object.assign(c, { vmId, bo });
+        c.execQueueId = await create();
+        await c.file.vmDestroy({ vmId: old });
+      }
+      nameXe(c);
+    }
+    const recover = (who: FlagshipClient): Promise<void> =>
+      who === 'npu' ? recoverNpu() : who === 'render' ? recoverRender() : recoverXe(who === 'compute' ? compute : compositor);
+    /** Clients whose context was lost and not yet re-created (a recovery that hit a resource error is retried next frame). */
+    const lost = new Set<FlagshipClient>();
+    async function recoverLost(k: number): Promise<void> {
+      for (const who of FLAGSHIP_CLIENTS) {
+        if (!lost.has(who)) continue;
+        try {
+          await recover(who);
+          lost.delete(who);
+          recoveries.push(`${who}@${k}`);
+          note(`frame ${k}: ${who} re-created its ${who === 'npu' ? 'context' : who === 'render' ? 'group' : 'exec queue'}`, 'event');
+        } catch (e) {
+          if (who === 'npu' && isDepError(e, 'ENODEV')) {
+            lost.delete(who);
+            npuLost = true;
+            note(`frame ${k}: the NPU is lost (ENODEV); the renderer carries on with the last buffers`, 'fault');
+            continue;
+          }
+          if (clientAction(e) === null) throw e;
+          note(`frame ${k}: ${who}'s re-creation failed with ${errnoName(e)}; it tries again next frame`, 'fault');
+        }
+      }
+    }
+
+    // --- the harness's own faults: strike after FAULT_FRAME's submits, work in flight -----
+    async function inject(): Promise<void> {
+      if (kinds.includes('kill')) {
+        const victim = FLAGSHIP_CLIENTS[opts.seed % FLAGSHIP_CLIENTS.length]!;
+        injected.push(`kill ${victim}`);
+        note(`fault: ${victim}'s ${victim === 'npu' ? 'context' : victim === 'render' ? 'group' : 'exec queue'} destroyed with work in flight (kill)`, 'fault');
+        await recover(victim);
+        recoveries.push(`${victim}@${FAULT_FRAME}`);
+      }
+      if (kinds.includes('teardown')) {
+        injected.push('teardown npu');
+        note('fault: the NPU client closes its file with work in flight (teardown), then opens a new one and re-imports the shared buffers', 'fault');
+        await npu.file.close();
+        npu = await npuClient(amdxdna);
+        for (const o of outputs) {
+          o.handle = (await npu.file.primeFdToHandle({ fd: o.fd })).handle;
+          o.cmd = await npuCommand(npu.file, 1);
+        }
+        nameNpu();
+        recoveries.push(`npu@${FAULT_FRAME}`);
+      }
+      if (kinds.includes('device-lost')) {
+        injected.push('device-lost npu');
+        note('fault: the NPU is lost (hw-sim device lost) with work in flight', 'fault');
+        amdxdna.npu.lose('harness: device lost');
+      }
+    }
+
     // --- frames ------------------------------------------------------------------------
     const t0 = rt.now();
     const submitted: boolean[] = [];
@@ -146,26 +283,42 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
       async () => {
         await rt.sleep(t0 + (PRESSURE_FRAME - 1) * FRAME_MS + PRESSURE_DELAY_MS - rt.now());
         note('compositor: allocating a 768 KiB VRAM scanout buffer (memory pressure)', 'event');
-        const { handle: scanout } = await compositor.file.gemCreate({ size: 768n * KiB, flags: GemCreateFlags.VRAM });
-        await compositor.file.gemClose({ handle: scanout });
+        try {
+          const { handle: scanout } = await compositor.file.gemCreate({ size: 768n * KiB, flags: GemCreateFlags.VRAM });
+          await compositor.file.gemClose({ handle: scanout });
+        } catch (e) {
+          if (clientAction(e) !== 'drop') throw e;
+          note(`compositor: the scanout allocation failed with ${errnoName(e)}; it keeps the old buffer`, 'fault');
+        }
       },
       { joinable: true },
     );
+    let stage: FlagshipClient = 'npu';
     for (let k = 1; k <= frames; k++) {
       const start = t0 + (k - 1) * FRAME_MS;
       if (rt.now() < start) await rt.sleep(start - rt.now());
       // Double-buffering: the NPU may write buffer k%2 again once frame k-2 was presented.
-      if (k > 2 && submitted[k - 3] === true) await compositor.file.syncobjWait({ handles: [present[k - 3]!], timeoutNsec: DRM_TIMEOUT_INFINITE });
+      if (k > 2 && submitted[k - 3] === true) await retryDropped(() => compositor.file.syncobjWait({ handles: [present[k - 3]!], timeoutNsec: DRM_TIMEOUT_INFINITE }));
+      await recoverLost(k);
       note(`frame ${k}`);
       try {
         await frame(k);
         submitted.push(true);
       } catch (e) {
-        if (!isDepError(e, 'ENOMEM')) throw e;
+        // amdxdna refuses a submit to a dead context (device lost) with EINVAL.
+        const action = clientAction(e, stage === 'npu' ? ['EINVAL'] : []);
+        if (action === null) throw e;
         submitted.push(false);
         skippedFrames++;
-        note(`frame ${k}: a submit failed with ENOMEM (--faults); the client skips the frame`, 'fault');
+        if (action === 'drop') {
+          droppedFrames++;
+          note(`frame ${k}: ${stage}'s submit failed with ${errnoName(e)}; the client drops the frame`, 'fault');
+        } else {
+          lost.add(stage);
+          note(`frame ${k}: ${stage}'s context is lost (${errnoName(e)}); the frame is dropped and the context re-created`, 'fault');
+        }
       }
+      if (k === FAULT_FRAME) await inject();
     }
 
     async function frame(k: number): Promise<void> {
@@ -173,11 +326,15 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
       // Per-frame work drawn from the seed: the same seed, the same frames.
       const work = { npu: 3 + Math.floor(rt.random() * 3), render: 5 + Math.floor(rt.random() * 3), compute: 6 + Math.floor(rt.random() * 5) };
       // npu: an inference writing the output buffer (its out-fence: WRITE in the buffer's resv).
-      const cmdObj = npu.file.gemLookup(out.cmd)!;
-      writeCommand(cmdObj, { units: work.npu });
-      cmdObj.put();
-      await npu.file.execCmd({ hwctx: npu.hwctx, cmdHandles: out.cmd, cmdCount: 1, args: [out.handle] });
+      stage = 'npu';
+      if (!npuLost && !lost.has('npu')) {
+        const cmdObj = npu.file.gemLookup(out.cmd)!;
+        writeCommand(cmdObj, { units: work.npu });
+        cmdObj.put();
+        await npu.file.execCmd({ hwctx: npu.hwctx, cmdHandles: out.cmd, cmdCount: 1, args: [out.handle] });
+      }
       // render: Mesa's implicit sync on panthor — sync_file of the buffer's writers → in-syncobj.
+      stage = 'render';
       const { fd: sf } = await out.fd.exportSyncFile({ flags: DmaBufSyncFlags.READ });
       try {
         await render.file.syncobjFdToHandle({ fd: sf, handle: renderIn, flags: SyncobjFdToHandleFlags.IMPORT_SYNC_FILE });
@@ -185,6 +342,7 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
         sf.close();
       }
       await render.file.groupSubmit({ groupHandle, queueSubmits: [panthorQueueSubmit(0, work.render, [panthorWait(renderIn), panthorSignal(renderDone)])] });
+      stage = 'compositor';
       const { fd: rendered } = await render.file.syncobjHandleToFd({ handle: renderDone, flags: SyncobjHandleToFdFlags.EXPORT_SYNC_FILE });
       try {
         await compositor.file.syncobjFdToHandle({ fd: rendered, handle: compositorRenderIn, flags: SyncobjFdToHandleFlags.IMPORT_SYNC_FILE });
@@ -192,6 +350,7 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
         rendered.close();
       }
       // compute: an LR job writing user fence value k, exported as a dma-fence into computeDone.
+      stage = 'compute';
       await compute.file.exec({
         execQueueId: compute.execQueueId,
         numBatchBuffer: 1,
@@ -201,6 +360,7 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
       });
       await compute.file.vmConvertFence({ vmId: compute.vmId, syncs: [{ handle: computeDone, flags: XE_SYNC_FLAG_SIGNAL, bo: compute.bo, offset: 0n, value: BigInt(k) }] });
       // compositor: a blit waiting for the render and the compute's user fence.
+      stage = 'compositor';
       await compositor.file.exec({
         execQueueId: compositor.execQueueId,
         numBatchBuffer: 1,
@@ -227,12 +387,16 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
       f.put();
     }
     await pressure.join();
-    lr = { preempts: lrQueue.preempts, resumes: lrQueue.resumes, rebinds: lrVm.rebinds };
+    for (const q of xeQueues) {
+      if (clients[q.dep.name] !== 'compute') continue;
+      lr.preempts += q.preempts;
+      lr.resumes += q.resumes;
+    }
+    for (const vm of lrVms) lr.rebinds += vm.rebinds;
     note(`${presents.filter((p) => p.status === 1).length} of ${frames} frames presented`);
 
     // --- teardown: close every file, free the devices -----------------------------------
     for (const o of outputs) o.fd.close();
-    const xeQueues = [lrQueue, compositorQueue];
     for (const f of [npu.file, render.file, compute.file, compositor.file]) await f.close();
     for (const q of xeQueues) await q.dep.waitReleased();
     evictions.push(...evictor.evictions);
@@ -260,6 +424,11 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
     evictions,
     lr,
     skippedFrames,
+    droppedFrames,
+    recoveries,
+    injected,
+    npuLost,
+    faulted,
   };
 }
 
@@ -280,13 +449,22 @@ export function flagshipVerdict(run: FlagshipRun, traces: readonly RunTrace[]): 
   if (!base.ok) return base;
   if (!run.finished) return { ok: false, outcome: 'deadlock', detail: 'the main task never finished, with nothing left to run' };
   const failed = run.presents.filter((p) => p.status < 0).length;
-  if (failed > 0) return { ok: false, outcome: 'frame errors', detail: `${failed} of ${run.frames} frame(s) presented with an error` };
+  // Under faults a frame whose work was hit (a hang, a kill, a lost device) presents with its error; without, none may.
+  if (failed > 0 && !run.faulted) return { ok: false, outcome: 'frame errors', detail: `${failed} of ${run.frames} frame(s) presented with an error` };
   const shown = run.presents.filter((p) => p.status === 1).length;
   const ev = run.evictions.length;
+  const faults = [
+    failed > 0 ? `${failed} presented with an error` : '',
+    run.droppedFrames > 0 ? `${run.droppedFrames} dropped on a resource error` : '',
+    run.skippedFrames - run.droppedFrames > 0 ? `${run.skippedFrames - run.droppedFrames} lost with a context` : '',
+    run.injected.length > 0 ? `injected: ${run.injected.join(', ')}` : '',
+    run.recoveries.length > 0 ? `re-created: ${run.recoveries.join(', ')}` : '',
+    run.npuLost ? 'the NPU was lost' : '',
+  ].filter((x) => x !== '');
   return {
     ok: true,
     outcome: base.outcome,
-    detail: `${base.detail}; ${shown}/${run.frames} frames presented${run.skippedFrames > 0 ? ` (${run.skippedFrames} skipped on ENOMEM)` : ''}; ${ev} eviction(s), the LR queue preempted ${run.lr.preempts}× and resumed ${run.lr.resumes}×; nothing leaked`,
+    detail: `${base.detail}; ${shown}/${run.frames} frames presented${faults.length > 0 ? ` (${faults.join('; ')})` : ''}; ${ev} eviction(s), the LR queue preempted ${run.lr.preempts}× and resumed ${run.lr.resumes}×; nothing leaked`,
   };
 }
 
@@ -298,9 +476,19 @@ export function flagshipResult(run: FlagshipRun, opts: ScenarioOptions): Scenari
   return makeResult('flagship', opts, { traces: [trace], reports: run.reports, stats, chaos: run.chaos, verdict: flagshipVerdict(run, [trace]) });
 }
 
+/**
+ * The harness faults flagship takes: every site kind (armed after set-up), and `kill` (a
+ * client's queue, group or context destroyed with work in flight — the victim is seed
+ * mod 4), `teardown` (the NPU client closes its file with work in flight and re-opens) and
+ * `device-lost` (the NPU, the one device whose driver models it), all after frame
+ * {@link FAULT_FRAME}'s submits.
+ */
+export const FLAGSHIP_FAULT_KINDS: readonly FaultKind[] = ['alloc', 'hang', 'fw-error', 'page-fault', 'kill', 'teardown', 'device-lost'];
+
 export const flagshipScenario: Scenario = {
   name: 'flagship',
   summary: 'all three drivers: an NPU inference (amdxdna) feeds a panthor render by PRIME + implicit sync, an xe LR compute queue\'s user fences feed a compositor; memory pressure preempts and resumes the LR queue',
+  faultKinds: FLAGSHIP_FAULT_KINDS,
   async run(opts: ScenarioOptions): Promise<ScenarioResult> {
     const run = await runFlagship(opts);
     opts.log(opts.colors.dim('virtual time  event'));

@@ -76,14 +76,14 @@ export async function finiDevices(devices: Devices): Promise<void> {
 /** Where xe clients bind their one BO, and panthor clients their command-stream BO. */
 export const BO_VA = 0x10_0000n;
 
-/** An NPU client: device heap, a hardware context on `columns` columns with its CUs configured. */
-export async function npuClient(dev: AmdxdnaDevice, columns = 1): Promise<{ file: AmdxdnaFile; hwctx: number; syncobj: number }> {
+/** An NPU client: device heap, a hardware context on `columns` columns with its CU (`cu`, a DEV BO) configured. */
+export async function npuClient(dev: AmdxdnaDevice, columns = 1): Promise<{ file: AmdxdnaFile; hwctx: number; syncobj: number; cu: number }> {
   const file = dev.open();
   await file.createBo({ size: 65536n, type: AmdxdnaBoType.DEV_HEAP });
   const { handle: hwctx, syncobjHandle } = await file.createHwctx({ numTiles: 4 * columns });
   const { handle: cu } = await file.createBo({ size: 4096n, type: AmdxdnaBoType.DEV });
   await file.configHwctx({ handle: hwctx, cuConfigs: [{ cuBo: cu, cuFunc: 0, pad: 0 }] });
-  return { file, hwctx, syncobj: syncobjHandle };
+  return { file, hwctx, syncobj: syncobjHandle, cu };
 }
 
 /**
