@@ -1,4 +1,4 @@
-import { DepError, MAX_ERRNO, getDefaultRuntime, type Runtime } from '@dep/kernel';
+import { DepError, MAX_ERRNO, getDefaultRuntime, type LockClass, type Runtime } from '@dep/kernel';
 import type { DmaFenceOps, FenceFunc } from './fence-ops.js';
 import {
   FENCE_FLAG_USER_MAX,
@@ -191,6 +191,11 @@ export class DmaFence implements Fence {
    * callbacks as `(fn, arg)` pairs (or null); once signalled, the timestamp.
    */
   declare _rest: unknown[] | number | null;
+  /**
+   * @internal Lockdep class of the fence lock when the fence was made with a `lockClass`
+   * option in checked mode; null: the class of every inline fence lock.
+   */
+  declare _lockClass: LockClass | null;
 
   /**
    * `dma_fence_init(fence, ops, NULL, context, seqno)` when `ops` is given (options pick
@@ -209,6 +214,7 @@ export class DmaFence implements Fence {
       this._cbFn = null;
       this._cbArg = undefined;
       this._rest = null;
+      this._lockClass = null;
       return;
     }
     const who = 'new DmaFence';
@@ -234,6 +240,7 @@ export class DmaFence implements Fence {
     this._cbFn = null;
     this._cbArg = undefined;
     this._rest = null;
+    this._lockClass = null;
     if ((flags & F_LOCK_CLASS) !== 0) setLockClass(this, options!.lockClass!);
     if (rt.trace.enabled) traceEvent(this, 'dma_fence:init');
   }

@@ -13,7 +13,7 @@
  * awaited with it held) is a deadlock in the kernel: here it is reported (kind `lockdep`)
  * and the call throws `DepError('EDEADLK')`, as `SpinLock` does.
  */
-import { DepError, type AcquireOptions, type LockClass, type Runtime } from '@dep/kernel';
+import { DepError, type AcquireOptions, type LockClass, type Lockdep, type Runtime } from '@dep/kernel';
 import { F_LOCK_CLASS, F_LOCKED } from './flags.js';
 import type { DmaFence, Fence } from './fence.js';
 
@@ -24,8 +24,6 @@ const LOCK_KEY = Symbol('@dep/dma-fence:locks');
 
 interface LockState {
   readonly inline: LockClass;
-  /** Class names of fences made with a `lockClass` option. */
-  readonly customClass: WeakMap<DmaFence, LockClass>;
 }
 
 /** lockdep options of every fence-lock acquisition, made once (no object per lock). */
@@ -38,22 +36,36 @@ function lockState(rt: Runtime): LockState {
   if (rt === lastRt) return lastState!;
   const st = rt.subsystem<LockState>(LOCK_KEY, (r) => ({
     inline: r.lockdep.classFor(INLINE_LOCK_CLASS),
-    customClass: new WeakMap(),
   }));
   lastRt = rt;
   lastState = st;
   return st;
 }
 
-/** @internal Record the lockdep class of a fence made with `lockClass` (checked mode). */
+/** The class {@link setLockClass} looked up last, with its lockdep and name (fences of one kind share one name). */
+let lastClassLd: Lockdep | null = null;
+let lastClassName = '';
+let lastClass: LockClass | null = null;
+
+/**
+ * @internal Record the lockdep class of a fence made with `lockClass` (checked mode), on
+ * the fence itself (a field, not a side table: no weak-map entry per fence).
+ */
 export function setLockClass(f: DmaFence, name: string): void {
-  lockState(f.runtime).customClass.set(f, f.runtime.lockdep.classFor(name));
+  const ld = f.runtime.lockdep;
+  let cls = lastClass;
+  if (cls === null || lastClassLd !== ld || lastClassName !== name) {
+    cls = ld.classFor(name);
+    lastClassLd = ld;
+    lastClassName = name;
+    lastClass = cls;
+  }
+  f._lockClass = cls;
 }
 
 function classOf(f: DmaFence): LockClass {
-  const st = lockState(f.runtime);
-  if ((f._flags & F_LOCK_CLASS) === 0) return st.inline;
-  return st.customClass.get(f) ?? st.inline;
+  if ((f._flags & F_LOCK_CLASS) !== 0 && f._lockClass !== null) return f._lockClass;
+  return lockState(f.runtime).inline;
 }
 
 /** @internal `dma_fence_lock_irqsave()`, checked. */

@@ -35,10 +35,16 @@ class Entry implements LifetimeToken {
   releasedAt = 0;
   releasedBy: { toString(): string } = '';
   refcount: number | undefined = undefined;
+  /** The tracker that made it. */
+  readonly tracker: LifetimeTracker;
+  /** Neighbours on the tracker's list of live entries (creation order); null at the ends or once released. */
+  prev: Entry | null = null;
+  next: Entry | null = null;
   /** A string site, or an Error whose stack is formatted only when a report needs it. */
   #site: string | Error | undefined;
 
-  constructor(id: number, kind: string, site: string | Error | undefined) {
+  constructor(tracker: LifetimeTracker, id: number, kind: string, site: string | Error | undefined) {
+    this.tracker = tracker;
     this.id = id;
     this.kind = kind;
     this.#site = site;
@@ -55,6 +61,48 @@ class Entry implements LifetimeToken {
 
   label(): string {
     return `${this.kind} #${this.id}${this.refcount === undefined ? '' : ` (refcount ${this.refcount})`}`;
+  }
+}
+
+/** Base of {@link EntrySlot}: its constructor returns the object it is given. */
+class ReturnsObject {
+  constructor(obj: object) {
+    return obj;
+  }
+}
+
+/**
+ * A private slot stamped onto a tracked object, holding its latest entry: the object
+ * points at its entry, never the other way, so the tracker stays weak in the object
+ * without a weak-map entry per object (a WeakMap keyed by short-lived objects costs about
+ * a microsecond per object in GC work once it holds 1e5 of them). Private names are
+ * invisible to reflection, enumeration and equality checks, so the object looks the same.
+ */
+class EntrySlot extends ReturnsObject {
+  #entry: Entry;
+
+  private constructor(obj: object, entry: Entry) {
+    super(obj);
+    this.#entry = entry;
+  }
+
+  /** The entry in `obj`'s slot, if it has one. */
+  static read(obj: object): Entry | undefined {
+    return #entry in obj ? obj.#entry : undefined;
+  }
+
+  /** Put `entry` in `obj`'s slot; false if the slot cannot be added (the engine refuses). */
+  static write(obj: object, entry: Entry): boolean {
+    if (#entry in obj) {
+      obj.#entry = entry;
+      return true;
+    }
+    try {
+      new EntrySlot(obj, entry);
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
 
@@ -104,9 +152,15 @@ export class LifetimeTracker {
   readonly enabled: boolean;
   readonly #rt: Runtime;
   readonly #captureStacks: boolean;
-  /** Entries not yet released, in creation order (strong on entries only). */
-  readonly #live = new Set<Entry>();
-  /** Object → its latest entry, alive or released (weak in the object). */
+  /** Entries not yet released, in creation order (a list through Entry.prev/next; strong on entries only). */
+  #head: Entry | null = null;
+  #tail: Entry | null = null;
+  #liveCount = 0;
+  /**
+   * Object → its latest entry, alive or released (weak in the object), for objects whose
+   * slot ({@link EntrySlot}) holds another tracker's entry or cannot be added. Every
+   * other object keeps its latest entry in its own slot.
+   */
   readonly #byObj = new WeakMap<object, Entry>();
   #nextId = 1;
 
@@ -118,12 +172,14 @@ export class LifetimeTracker {
 
   /** Number of objects registered and not yet released. */
   get liveCount(): number {
-    return this.#live.size;
+    return this.#liveCount;
   }
 
   /** Tokens of the objects registered and not yet released, in creation order. */
   live(): LifetimeToken[] {
-    return [...this.#live];
+    const out: LifetimeToken[] = [];
+    for (let e = this.#head; e !== null; e = e.next) out.push(e);
+    return out;
   }
 
   /**
@@ -141,15 +197,26 @@ export class LifetimeTracker {
     if (typeof kind !== 'string' || kind.length === 0) {
       throw new DepError('EINVAL', 'lifetimes.track(obj, kind): pass the object kind as a non-empty string, e.g. "dma_fence"');
     }
-    const existing = this.#byObj.get(obj);
+    const existing = this.#entryOf(obj);
     if (existing !== undefined && !existing.released) {
       throw new DepError('EEXIST', `lifetimes.track: this object is already tracked as ${existing.label()} created at ${existing.site()}; release it first`);
     }
     const where: string | Error | undefined =
       site !== undefined ? site : this.#captureStacks ? captureSite() : undefined;
-    const entry = new Entry(this.#nextId++, kind, where);
-    this.#byObj.set(obj, entry);
-    this.#live.add(entry);
+    const entry = new Entry(this, this.#nextId++, kind, where);
+    const slot = EntrySlot.read(obj);
+    if ((slot === undefined || slot.tracker === this) && EntrySlot.write(obj, entry)) {
+      // a latest entry of this tracker in the weak map is superseded by the slot
+      if (slot === undefined && existing !== undefined) this.#byObj.delete(obj);
+    } else {
+      this.#byObj.set(obj, entry);
+    }
+    const tail = this.#tail;
+    entry.prev = tail;
+    if (tail === null) this.#head = entry;
+    else tail.next = entry;
+    this.#tail = entry;
+    this.#liveCount++;
     return entry;
   }
 
@@ -172,17 +239,17 @@ export class LifetimeTracker {
     token.released = true;
     token.releasedAt = this.#rt.now();
     token.releasedBy = this.#rt.current;
-    this.#live.delete(token);
+    this.#unlink(token);
   }
 
   /** The token under which `obj` is registered (alive or released), if any. */
   tokenOf(obj: object): LifetimeToken | undefined {
-    return this.#byObj.get(obj);
+    return this.#entryOf(obj);
   }
 
   /** True if `obj` was registered and released since (untracked objects: false). */
   isReleased(obj: object): boolean {
-    return this.enabled && this.#byObj.get(obj)?.released === true;
+    return this.enabled && this.#entryOf(obj)?.released === true;
   }
 
   /**
@@ -193,13 +260,34 @@ export class LifetimeTracker {
    */
   assertAlive(obj: object, what: string): boolean {
     if (!this.enabled) return true;
-    const entry = this.#byObj.get(obj);
+    const entry = this.#entryOf(obj);
     if (entry === undefined || !entry.released) return true;
     this.#rt.reports.report('use-after-free', `${what}: use of ${entry.label()} after its last put`, [
       `created at: ${entry.site()}`,
       `released at ${entry.releasedAt}ms by ${entry.releasedBy.toString()}`,
     ]);
     return false;
+  }
+
+  /** The latest entry of `obj` in this tracker: its slot, else the weak map. */
+  #entryOf(obj: object): Entry | undefined {
+    if (typeof obj !== 'object' && typeof obj !== 'function') return undefined;
+    if (obj === null) return undefined;
+    const slot = EntrySlot.read(obj);
+    if (slot !== undefined && slot.tracker === this) return slot;
+    return this.#byObj.get(obj);
+  }
+
+  /** Take a released entry off the live list. */
+  #unlink(e: Entry): void {
+    const { prev, next } = e;
+    if (prev === null) this.#head = next;
+    else prev.next = next;
+    if (next === null) this.#tail = prev;
+    else next.prev = prev;
+    e.prev = null;
+    e.next = null;
+    this.#liveCount--;
   }
 
   /**
@@ -209,9 +297,9 @@ export class LifetimeTracker {
    * first, then the first one is thrown as a `DepWarning`. Returns the reports.
    */
   reportLeaks(): Report[] {
-    if (!this.enabled || this.#live.size === 0) return [];
+    if (!this.enabled || this.#liveCount === 0) return [];
     const groups = new Map<string, Entry[]>();
-    for (const entry of this.#live) {
+    for (let entry = this.#head; entry !== null; entry = entry.next) {
       const key = `${entry.kind}\u0000${entry.site()}`;
       let g = groups.get(key);
       if (g === undefined) {
