@@ -48,6 +48,11 @@ class Edge implements FenceWait {
   readonly reason: string;
   cyclic = false;
   active = true;
+  /** Neighbours on `from`'s list of out-edges and on `to`'s list of in-edges (insertion order). */
+  prevOut: Edge | null = null;
+  nextOut: Edge | null = null;
+  prevIn: Edge | null = null;
+  nextIn: Edge | null = null;
   constructor(from: Node, to: Node, reason: string) {
     this.from = from;
     this.to = to;
@@ -70,14 +75,65 @@ class Node {
   readonly fence: DmaFence;
   /** Position in the topological order: a fence's waitees have smaller `ord`. */
   ord: number;
-  /** Edges "this waits on …". */
-  readonly out = new Set<Edge>();
-  /** Edges "… waits on this". */
-  readonly in = new Set<Edge>();
+  /**
+   * Edges "this waits on …" (through Edge.nextOut) and "… waits on this" (through
+   * Edge.nextIn), each an intrusive list in insertion order: no Set per node.
+   */
+  outHead: Edge | null = null;
+  outTail: Edge | null = null;
+  inHead: Edge | null = null;
+  inTail: Edge | null = null;
   constructor(graph: WaitForGraph, fence: DmaFence, ord: number) {
     this.graph = graph;
     this.fence = fence;
     this.ord = ord;
+  }
+
+  /** The out-edges, in insertion order. */
+  outEdges(): Edge[] {
+    const out: Edge[] = [];
+    for (let e = this.outHead; e !== null; e = e.nextOut) out.push(e);
+    return out;
+  }
+
+  /** The in-edges, in insertion order. */
+  inEdges(): Edge[] {
+    const out: Edge[] = [];
+    for (let e = this.inHead; e !== null; e = e.nextIn) out.push(e);
+    return out;
+  }
+}
+
+/** Base of {@link NodeSlot}: its constructor returns the object it is given. */
+class ReturnsObject {
+  constructor(obj: object) {
+    return obj;
+  }
+}
+
+/**
+ * A fence's graph node, in a private slot stamped onto the fence the first time it gets
+ * an edge (checked mode only): no weak-map entry per fence (a WeakMap keyed by
+ * short-lived fences costs about a microsecond per fence in GC work once it holds many),
+ * and fences that never get an edge keep their shape. Private names are invisible to
+ * reflection and equality checks. The node points at the fence and the fence at the
+ * node: both go together.
+ */
+class NodeSlot extends ReturnsObject {
+  #node: Node | null;
+
+  private constructor(f: DmaFence, node: Node | null) {
+    super(f);
+    this.#node = node;
+  }
+
+  static read(f: DmaFence): Node | null {
+    return #node in f ? f.#node : null;
+  }
+
+  static write(f: DmaFence, node: Node | null): void {
+    if (#node in f) f.#node = node;
+    else new NodeSlot(f, node);
   }
 }
 
@@ -86,8 +142,9 @@ const GRAPH_KEY = Symbol('@dep/dma-fence:wait-for-graph');
 /** Per-runtime wait-for graph (checked mode). */
 class WaitForGraph {
   readonly rt: Runtime;
-  readonly #nodes = new WeakMap<DmaFence, Node>();
+  /** Next order number above (new waiters) and below (new waitees) every node's. */
   #nextOrd = 0;
+  #lowOrd = -1;
   /** Number of live edges (for tests and reports). */
   edges = 0;
 
@@ -96,19 +153,31 @@ class WaitForGraph {
     rt.onStall((blocked) => this.#watchdog(blocked));
   }
 
-  #node(f: DmaFence): Node {
-    let n = this.#nodes.get(f);
-    if (n === undefined) {
-      n = new Node(this, f, this.#nextOrd++);
-      this.#nodes.set(f, n);
+  /** The fence's node in this graph, or null. */
+  #lookup(f: DmaFence): Node | null {
+    const n = NodeSlot.read(f);
+    return n !== null && n.graph === this ? n : null;
+  }
+
+  /**
+   * The fence's node, made on first use. A new node has no edges, so any free position in
+   * the topological order is valid: a waiter goes above every node, a waitee below, so the
+   * edge being added already agrees with the order (no reordering for fresh fences, in
+   * whatever order they are made).
+   */
+  #node(f: DmaFence, waiter: boolean): Node {
+    let n = this.#lookup(f);
+    if (n === null) {
+      n = new Node(this, f, waiter ? this.#nextOrd++ : this.#lowOrd--);
+      NodeSlot.write(f, n);
       f._flags |= F_WFG;
     }
     return n;
   }
 
   add(waiter: DmaFence, waitee: DmaFence, reason: string): Edge {
-    const w = this.#node(waiter);
-    const e = this.#node(waitee);
+    const w = this.#node(waiter, true);
+    const e = this.#node(waitee, false);
     const edge = new Edge(w, e, reason);
     const cycle = w === e ? [] : this.#order(w, e);
     if (cycle !== null) {
@@ -123,40 +192,57 @@ class WaitForGraph {
   }
 
   #link(edge: Edge): void {
-    edge.from.out.add(edge);
-    edge.to.in.add(edge);
+    const from = edge.from;
+    const to = edge.to;
+    edge.prevOut = from.outTail;
+    if (from.outTail === null) from.outHead = edge;
+    else from.outTail.nextOut = edge;
+    from.outTail = edge;
+    edge.prevIn = to.inTail;
+    if (to.inTail === null) to.inHead = edge;
+    else to.inTail.nextIn = edge;
+    to.inTail = edge;
     this.edges++;
   }
 
   unlink(edge: Edge): void {
     if (!edge.active) return;
     edge.active = false;
-    edge.from.out.delete(edge);
-    edge.to.in.delete(edge);
+    const from = edge.from;
+    const to = edge.to;
+    if (edge.prevOut === null) from.outHead = edge.nextOut;
+    else edge.prevOut.nextOut = edge.nextOut;
+    if (edge.nextOut === null) from.outTail = edge.prevOut;
+    else edge.nextOut.prevOut = edge.prevOut;
+    if (edge.prevIn === null) to.inHead = edge.nextIn;
+    else edge.prevIn.nextIn = edge.nextIn;
+    if (edge.nextIn === null) to.inTail = edge.prevIn;
+    else edge.nextIn.prevIn = edge.prevIn;
+    edge.prevOut = edge.nextOut = edge.prevIn = edge.nextIn = null;
     this.edges--;
     this.#maybeDrop(edge.from);
     this.#maybeDrop(edge.to);
   }
 
   #maybeDrop(n: Node): void {
-    if (n.out.size === 0 && n.in.size === 0 && this.#nodes.get(n.fence) === n) {
-      this.#nodes.delete(n.fence);
+    if (n.outHead === null && n.inHead === null && this.#lookup(n.fence) === n) {
+      NodeSlot.write(n.fence, null);
       n.fence._flags &= ~F_WFG;
     }
   }
 
   /** The fence signalled: every edge from or to it is satisfied. */
   signalled(f: DmaFence): void {
-    const n = this.#nodes.get(f);
-    if (n === undefined) return;
-    for (const e of [...n.out, ...n.in]) this.unlink(e);
-    this.#nodes.delete(f);
+    const n = this.#lookup(f);
+    if (n === null) return;
+    for (const e of [...n.outEdges(), ...n.inEdges()]) this.unlink(e);
+    if (this.#lookup(f) === n) NodeSlot.write(f, null);
   }
 
   /** Live out-edges of a fence. */
   outOf(f: DmaFence): readonly Edge[] {
-    const n = this.#nodes.get(f);
-    return n === undefined ? [] : [...n.out];
+    const n = this.#lookup(f);
+    return n === null ? [] : n.outEdges();
   }
 
   /**
@@ -176,7 +262,7 @@ class WaitForGraph {
     while (stack.length > 0) {
       const n = stack.pop()!;
       deltaF.push(n);
-      for (const edge of n.in) {
+      for (let edge = n.inHead; edge !== null; edge = edge.nextIn) {
         if (edge.cyclic) continue;
         const m = edge.from;
         if (m === e) {
@@ -204,7 +290,7 @@ class WaitForGraph {
     while (stack.length > 0) {
       const n = stack.pop()!;
       deltaB.push(n);
-      for (const edge of n.out) {
+      for (let edge = n.outHead; edge !== null; edge = edge.nextOut) {
         if (edge.cyclic) continue;
         const m = edge.to;
         if (m.ord > lb && !seenB.has(m)) {
