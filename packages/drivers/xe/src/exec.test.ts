@@ -2,8 +2,9 @@
 // LRC seqno interrupt, async teardown waiting for the GuC's deregister reply.
 import { MemoryTraceSink } from '@dep/kernel';
 import { describe, expect, it } from 'vitest';
-import { BO_VA, client, execWithFence, setup, teardown } from './__fixtures__/setup.js';
-import { XeSyncType, XE_SYNC_FLAG_SIGNAL } from './uapi.js';
+import { DmaFenceArray, unwrapForEach } from '@dep/dma-fence';
+import { BO_VA, client, errnoOf, execWithFence, setup, teardown } from './__fixtures__/setup.js';
+import { XeEngineClass, XeSyncType, XE_SYNC_FLAG_SIGNAL } from './uapi.js';
 
 describe('exec', () => {
   it('jobs complete in order, out-syncs (binary and timeline) signalled, the ring wrote each seqno', async () => {
@@ -138,6 +139,49 @@ describe('exec with no batch buffer', () => {
       expect(last, 'no in-fence: the last fence itself').toBe(composite);
       for (const x of [job, other, composite, last]) x.put();
       await teardown(rt, xe, [a.f, b.f]);
+    });
+    expect(rt.shutdown()).toEqual([]);
+  });
+});
+
+describe('exec with no batch buffer, composite after composite', () => {
+  it('stays flat: the second composite holds the leaves of the first (dma_fence_array refuses containers)', async () => {
+    const { rt, xe } = setup();
+    await rt.run(async () => {
+      const a = await client(xe);
+      const job = await execWithFence(a.f, a.execQueueId, 10);
+      const { handle: sin } = await a.f.syncobjCreate();
+      a.f.syncobjs.lookup(sin)!.replaceFence(job);
+      for (let i = 0; i < 2; i++) await a.f.exec({ execQueueId: a.execQueueId, numBatchBuffer: 0, syncs: [{ type: XeSyncType.SYNCOBJ, handle: sin }] });
+      const last = a.f.execQueues.lookup(a.execQueueId)!.lastFence!;
+      const leaves = [...unwrapForEach(last)];
+      expect(leaves.length).toBeGreaterThan(1);
+      for (const leaf of leaves) expect(leaf instanceof DmaFenceArray, 'no array inside the composite').toBe(false);
+      await job.wait();
+      expect(await last.waitTimeout(10)).toBeGreaterThan(0);
+      job.put();
+      await teardown(rt, xe, [a.f]);
+    });
+    expect(rt.shutdown()).toEqual([]);
+  });
+});
+
+describe('exec queue create failing after the GuC id was taken', () => {
+  it('gives the id back once (the queue\'s teardown does it), so later queues get distinct ids', async () => {
+    const { rt, xe } = setup();
+    await rt.run(async () => {
+      const { f, vmId } = await client(xe);
+      const free = xe.freeGucIds;
+      const create = () => f.execQueueCreate({ vmId, width: 1, numPlacements: 1, instances: [{ engineClass: XeEngineClass.RENDER }] });
+      const rule = rt.faults.failAlloc({ site: 'idr_alloc:exec_queue' });
+      expect(await errnoOf(create())).toBe('ENOMEM');
+      rule.remove();
+      await rt.sleep(10);
+      expect(xe.freeGucIds, 'the id is back, once').toBe(free);
+      const ids = [];
+      for (let i = 0; i < 3; i++) ids.push(f.execQueues.lookup((await create()).execQueueId)!.gucId);
+      expect(new Set(ids).size).toBe(3);
+      await teardown(rt, xe, [f]);
     });
     expect(rt.shutdown()).toEqual([]);
   });

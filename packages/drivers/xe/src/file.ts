@@ -3,7 +3,7 @@
  * file, each validated by its schema (uapi.ts) before anything changes, throwing
  * `DepError` with the errno xe returns.
  */
-import { DmaFenceArray, getStub, type Fence } from '@dep/dma-fence';
+import { DmaFenceArray, getStub, unwrapForEach, type Fence } from '@dep/dma-fence';
 import { DmaResvUsage } from '@dep/dma-resv';
 import { DrmFile, OutSyncs, resolveInSyncs, type GemObject, type HandleTable, type InSync, type OutSync } from '@dep/drm';
 import type { EngineClass } from '@dep/hw-sim';
@@ -199,7 +199,7 @@ export class XeFile extends DrmFile {
       try {
         handle = this.execQueues.alloc(q);
       } catch (e) {
-        xe._unallocGucId(id);
+        // The queue's teardown gives the id back (deregister of a never-registered queue).
         void q.dep.fini();
         throw e;
       }
@@ -207,7 +207,6 @@ export class XeFile extends DrmFile {
         q.register();
       } catch (e) {
         this.execQueues.remove(handle);
-        xe._unallocGucId(id);
         void q.dep.fini();
         throw e;
       }
@@ -363,11 +362,17 @@ export class XeFile extends DrmFile {
     if (inFences.length === 0) {
       fence = last;
     } else {
+      // xe_sync_in_fence_get's composite, flattened: the last fence may itself be an earlier
+      // composite (and an in-fence a merged sync_file), and dma_fence_array_create refuses
+      // containers inside an array (decision 0647).
+      const leaves: Fence[] = [];
+      for (const f of [...inFences, last]) for (const leaf of unwrapForEach(f)) leaves.push(leaf.get());
+      for (const f of inFences) f.put();
+      last.put();
       try {
-        fence = DmaFenceArray.create([...inFences, last], vm.compositeContext, vm.compositeSeqno + 1n, { runtime: this.runtime });
+        fence = DmaFenceArray.create(leaves, vm.compositeContext, vm.compositeSeqno + 1n, { runtime: this.runtime });
       } catch (e) {
-        for (const f of inFences) f.put();
-        last.put();
+        for (const f of leaves) f.put();
         out.abort();
         throw e;
       }
