@@ -8,7 +8,7 @@
 import { SyncobjFdToHandleFlags, SyncobjHandleToFdFlags, type DmaBufFd, type DrmFile } from '@dep/drm';
 import { expect } from 'vitest';
 import { call, checkModel, expectErrno, objKey, type Cmd } from './harness.js';
-import { bogus, dropNames, emptyFile, lowestFree, otherFiles, pick, type Model, type ObjModel } from './model.js';
+import { bogus, dropNames, emptyFile, lowestFree, otherFiles, pick, type Model } from './model.js';
 import { DEVICE_NAMES, deviceIndex, fileOf, type DeviceIndex, type World } from './world.js';
 
 /** A client: device and file index. */
@@ -121,38 +121,47 @@ export class PrimeShare implements Cmd {
       return;
     }
     try {
-      await this.#import(m, w, to, fd, obj);
+      await importFd(m, w, this.to, fd, obj.origin);
     } finally {
       fd.close();
     }
     checkModel(m, w);
   }
 
-  async #import(m: Model, w: World, to: DrmFile, fd: DmaBufFd, obj: ObjModel): Promise<void> {
-    const tdm = m.devs[this.to.d];
-    const tm = tdm.files[this.to.f]!;
-    const cached = [...tm.prime].filter(([, origin]) => origin === obj.origin).map(([hh]) => hh);
-    const free = lowestFree(tm.gem);
-    const { handle } = await call(w, () => to.primeFdToHandle({ fd }));
-    if (cached.length > 0) {
-      expect(cached, 'the handle of the PRIME cache').toContain(handle);
-      return;
-    }
-    expect(handle, 'a new handle').toBe(free);
-    const real = to.gem.lookup(handle)!;
-    const key = objKey(this.to.d, real.id);
-    const originDev = Number(obj.origin.split(':')[0]);
-    if (originDev === this.to.d) {
-      expect(key, 'an import into the exporting device is the exporter\'s object').toBe(obj.origin);
-    } else {
-      expect(tdm.objects.has(key), 'a foreign import is a new object').toBe(false);
-      expect(real.importAttach?.id, 'attached to the dma-buf').toBe(m.dmaBufs.get(obj.origin));
-      tdm.objects.set(key, { key, dev: this.to.d, origin: obj.origin, vm: null, boType: 0, size: obj.size });
-    }
-    tm.gem.set(handle, key);
-    tm.prime.set(handle, obj.origin);
-  }
   toString = (): string => `PrimeShare(${label(this.t)}→${label(this.to)}, #${this.i}, ${this.variant})`;
+}
+
+/**
+ * `PRIME_FD_TO_HANDLE` of `fd` (exported from object `origin`) in client `t`, checked
+ * against the model: the PRIME cache's handle if the file has one for the dma-buf; else a
+ * new handle (the lowest free) for the exporter's own object on its device, or for a new
+ * object attached to the dma-buf on another device.
+ */
+export async function importFd(m: Model, w: World, t: Target, fd: DmaBufFd, origin: string): Promise<void> {
+  const to = fileOf(w, t.d, t.f);
+  const tdm = m.devs[t.d];
+  const tm = tdm.files[t.f]!;
+  const cached = [...tm.prime].filter(([, o]) => o === origin).map(([hh]) => hh);
+  const free = lowestFree(tm.gem);
+  const { handle } = await call(w, () => to.primeFdToHandle({ fd }));
+  if (cached.length > 0) {
+    expect(cached, 'the handle of the PRIME cache').toContain(handle);
+    return;
+  }
+  expect(handle, 'a new handle').toBe(free);
+  const real = to.gem.lookup(handle)!;
+  const key = objKey(t.d, real.id);
+  const originDev = Number(origin.split(':')[0]);
+  if (originDev === t.d) {
+    expect(key, "an import into the exporting device is the exporter's object").toBe(origin);
+  } else {
+    expect(tdm.objects.has(key), 'a foreign import is a new object').toBe(false);
+    expect(real.importAttach?.id, 'attached to the dma-buf').toBe(m.dmaBufs.get(origin));
+    const o = m.devs[originDev as DeviceIndex].objects.get(origin)!;
+    tdm.objects.set(key, { key, dev: t.d, origin, vm: null, boType: 0, size: o.size });
+  }
+  tm.gem.set(handle, key);
+  tm.prime.set(handle, origin);
 }
 
 /** `SYNCOBJ_CREATE` (optionally SIGNALED); unknown flags are EINVAL. */
@@ -386,4 +395,59 @@ export class FailAlloc implements Cmd {
     return Promise.resolve();
   }
   toString = (): string => `FailAlloc(${this.nth})`;
+}
+
+/**
+ * `PRIME_HANDLE_TO_FD` whose fd stays open across commands (`hold`): the dma-buf — and its
+ * exporting object — outlive every handle until the fd is imported and closed
+ * ({@link PrimeImportHeld}) or the run ends.
+ */
+export class PrimeHold implements Cmd {
+  constructor(readonly t: Target, readonly i: number) {}
+  check = (): boolean => true;
+  async run(m: Model, w: World): Promise<void> {
+    const dm = m.devs[this.t.d];
+    const fm = dm.files[this.t.f]!;
+    const h = pick(fm.gem, this.i);
+    if (h === undefined || dm.objects.get(fm.gem.get(h)!)!.vm !== null) {
+      checkModel(m, w);
+      return;
+    }
+    const obj = dm.objects.get(fm.gem.get(h)!)!;
+    const { fd } = await call(w, () => fileOf(w, this.t.d, this.t.f).primeHandleToFd({ handle: h }));
+    const known = m.dmaBufs.get(obj.origin);
+    if (known !== undefined) expect(fd.dmaBuf.id, 'one dma-buf per object').toBe(known);
+    m.dmaBufs.set(obj.origin, fd.dmaBuf.id);
+    fm.prime.set(h, obj.origin);
+    w.heldFds.push(fd);
+    m.heldFds.push(obj.origin);
+    checkModel(m, w);
+  }
+  toString = (): string => `PrimeHold(${label(this.t)}, #${this.i})`;
+}
+
+/** `PRIME_FD_TO_HANDLE` of a held fd in any client, then (`close`) the fd's close. */
+export class PrimeImportHeld implements Cmd {
+  constructor(readonly k: number, readonly to: Target, readonly close: boolean) {}
+  check = (): boolean => true;
+  async run(m: Model, w: World): Promise<void> {
+    if (w.heldFds.length === 0) {
+      checkModel(m, w);
+      return;
+    }
+    const k = this.k % w.heldFds.length;
+    const fd = w.heldFds[k]!;
+    const origin = m.heldFds[k]!;
+    try {
+      await importFd(m, w, this.to, fd, origin);
+    } finally {
+      if (this.close) {
+        fd.close();
+        w.heldFds.splice(k, 1);
+        m.heldFds.splice(k, 1);
+      }
+    }
+    checkModel(m, w);
+  }
+  toString = (): string => `PrimeImportHeld(#${this.k}→${label(this.to)}${this.close ? ', close' : ''})`;
 }

@@ -8,6 +8,8 @@ import { AxBoCreate, AxExecCmd, AxHwctxConfig, AxHwctxCreate, AxHwctxDestroy, Ax
 import {
   FailAlloc,
   FlinkOpen,
+  PrimeHold,
+  PrimeImportHeld,
   GemClose,
   PrimeShare,
   Reopen,
@@ -85,6 +87,8 @@ const core: Array<{ arbitrary: CmdArb; weight: number }> = [
   ),
   weighted(1, target.map((t) => new Reopen(t))),
   weighted(3, fc.integer({ min: 1, max: 6 }).map((n) => new FailAlloc(n))),
+  weighted(1, fc.tuple(target, idx).map(([t, i]) => new PrimeHold(t, i))),
+  weighted(1, fc.tuple(idx, target, fc.boolean()).map(([k, t, c]) => new PrimeImportHeld(k, t, c))),
 ];
 
 const xe: Array<{ arbitrary: CmdArb; weight: number }> = [

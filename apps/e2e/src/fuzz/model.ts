@@ -78,6 +78,8 @@ export interface Model {
   readonly syncobjs: Map<number, SyncState>;
   /** Key of an exporting object → id of its dma-buf (one per object for as long as it lives). */
   readonly dmaBufs: Map<string, number>;
+  /** The dma-buf fds held open (`World.heldFds`, same order): key of each one's exporting object. */
+  readonly heldFds: string[];
 }
 
 /** VA slots a bind may use, one page each. */
@@ -93,7 +95,7 @@ export function emptyFile(): FileModel {
 
 export function emptyModel(): Model {
   const dev = (): DevModel => ({ files: Array.from({ length: FILES_PER_DEVICE }, emptyFile), names: new Map(), objects: new Map(), vms: new Map() });
-  return { devs: [dev(), dev(), dev()], syncobjs: new Map(), dmaBufs: new Map() };
+  return { devs: [dev(), dev(), dev()], syncobjs: new Map(), dmaBufs: new Map(), heldFds: [] };
 }
 
 /** What `idr_alloc(…, 1, 0, …)` hands out next. */
@@ -146,7 +148,7 @@ export function liveVms(m: Model, d: DeviceIndex, f: number): Map<number, VmMode
  * The objects of a device that must be alive now (the runtime is idle: no job holds
  * one): those a handle names, those mapped in a VM, the heap of an amdxdna file and the
  * CU BOs of its contexts, and the exporter of every dma-buf still referenced — by a live
- * object imported from it on another device.
+ * object imported from it on another device, or by a dma-buf fd held open.
  */
 export function expectedAlive(m: Model, d: number): Set<string> {
   const direct = (dm: DevModel): Set<string> => {
@@ -160,6 +162,7 @@ export function expectedAlive(m: Model, d: number): Set<string> {
     return out;
   };
   const alive = direct(m.devs[d as 0 | 1 | 2]);
+  for (const origin of m.heldFds) if (Number(origin.split(':')[0]) === d) alive.add(origin);
   for (let other = 0; other < m.devs.length; other++) {
     if (other === d) continue;
     const odm = m.devs[other as 0 | 1 | 2];

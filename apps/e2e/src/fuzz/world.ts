@@ -8,7 +8,7 @@ import type { Syncobj } from '@dep/dma-fence';
 import { AmdxdnaDevice, type AmdxdnaFile } from '@dep/driver-amdxdna';
 import { PanthorDevice, type PanthorFile } from '@dep/driver-panthor';
 import { XeDevice, type XeFile } from '@dep/driver-xe';
-import type { DrmDevice, DrmDeviceSnapshot, DrmFile } from '@dep/drm';
+import type { DmaBufFd, DrmDevice, DrmDeviceSnapshot, DrmFile } from '@dep/drm';
 import { Runtime } from '@dep/kernel';
 
 /** Index of a device in {@link World.devices}. */
@@ -41,6 +41,8 @@ export interface World {
    * (`rt.faults.failAlloc`), then this is cleared. See `call` in harness.ts.
    */
   failNthAlloc: number | null;
+  /** dma-buf fds a `PrimeHold` kept open (closed by `PrimeImportHeld` or at the end of the run). */
+  readonly heldFds: DmaBufFd[];
 }
 
 /** Options of {@link createWorld}. */
@@ -70,6 +72,7 @@ export function createWorld(options: WorldOptions = {}): World {
     devices: [xe, panthor, amdxdna],
     files: [open(xe), open(panthor), open(amdxdna)],
     failNthAlloc: null,
+    heldFds: [],
     syncobjId(s: Syncobj): number {
       let id = ids.get(s);
       if (id === undefined) {
@@ -97,12 +100,13 @@ export function snapshotAll(w: World): DrmDeviceSnapshot[] {
 }
 
 /**
- * Close every open file and let everything retire (one `rt.run`: it drives the runtime
+ * Close the held dma-buf fds and every open file and let everything retire (one `rt.run`: it drives the runtime
  * until idle, so every queue's asynchronous teardown is over), then remove the devices
  * (a second one). Call it outside `rt.run`. Afterwards no device may hold a GEM object
  * and `rt.shutdown()` must report nothing.
  */
 export async function teardownWorld(w: World): Promise<void> {
+  for (const fd of w.heldFds.splice(0)) fd.close();
   await w.rt.run(async () => {
     for (const files of w.files) {
       for (const f of files as DrmFile[]) if (!f.closed) await f.close();
