@@ -190,9 +190,7 @@ export class XeQueueCreate implements Cmd {
     else if (vmId === undefined || !fm.vms.has(vmId)) await expectErrno(w, 'ENOENT', what, create);
     else if (this.variant === 'instance') await expectErrno(w, 'EINVAL', what, create);
     else {
-      // Not under injected allocation failures: xe returns the GuC id twice when the handle
-      // allocation fails (see regressions.test.ts, a known xe bug).
-      const { execQueueId } = await call(w, create, { faults: false });
+      const { execQueueId } = await call(w, create);
       expect(execQueueId, 'exec_queue_id').toBe(lowestFree(fm.ctxs));
       fm.ctxs.set(execQueueId, { vm: fm.vms.get(vmId)!, syncobj: 0, configured: true, nextSeq: 1n, cu: null });
     }
@@ -242,8 +240,7 @@ export class XeExec implements Cmd {
     const others = otherFiles(dm, this.f);
     const q = this.variant === 'bad-ctx' ? bogus(fm.ctxs, others.map((x) => x.ctxs)) : pick(fm.ctxs, this.qI);
     const out = this.variant === 'bad-out' ? bogus(fm.sync, others.map((x) => x.sync)) : this.out === null ? undefined : pick(fm.sync, this.out);
-    // No in-syncs without a batch: xe then nests its composite fences (see regressions.test.ts, a known xe bug).
-    const inp = this.variant === 'bad-in' ? bogus(fm.sync, others.map((x) => x.sync)) : this.inp === null || this.variant === 'no-batch' ? undefined : pick(fm.sync, this.inp);
+    const inp = this.variant === 'bad-in' ? bogus(fm.sync, others.map((x) => x.sync)) : this.inp === null ? undefined : pick(fm.sync, this.inp);
     const syncs = [
       ...(inp === undefined ? [] : [{ type: XeSyncType.SYNCOBJ, flags: 0, handle: inp }]),
       // A bad out-sync comes after a good one: the good one must stay untouched.

@@ -43,18 +43,15 @@ describe('uAPI fuzz regressions', () => {
     ]);
   });
 
-  // Known bugs in @dep/driver-xe, NOT fixed here (packages/drivers/xe is another
-  // engineer's work in progress; reported). Each test states the right behaviour and is
-  // marked `it.fails`: when xe is fixed it starts failing — make it a plain `it` and give the
-  // fuzzer the call back (see the comments in commands-xe.ts).
+  // Bugs in @dep/driver-xe found by the fuzzer and fixed by xe's owner (commit 7337879,
+  // decision 0647); until then these were `it.fails`.
 
   // DRM_IOCTL_XE_EXEC with num_batch_buffer 0 and an in-sync makes a dma_fence_array of the
   // in-fences and the queue's last fence, and makes it the last fence
   // (xe_sync_in_fence_get); a second such exec nests that array inside a new one, which
   // dma_fence_array_create refuses (WARN: arrays must be flat). Fix: flatten the last fence
-  // into its leaves (dma_fence_unwrap) first. Found with seed -706638061; the fuzzer sends
-  // no in-syncs without a batch meanwhile.
-  it.fails('xe EXEC without a batch, twice with an in-sync, builds flat composite fences (known xe bug: nests them)', async () => {
+  // into its leaves (dma_fence_unwrap) first. Found with seed -706638061.
+  it('xe EXEC without a batch, twice with an in-sync, builds flat composite fences', async () => {
     const twice: Cmd = {
       check: () => true,
       run: async (m, w) => {
@@ -74,8 +71,8 @@ describe('uAPI fuzz regressions', () => {
   // queue never registered (_queueGone(q, true)). Two later queues then share the id and
   // the GuC refuses the second (EEXIST). Same on the REGISTER failure path. Fix: let the
   // teardown alone return the id there. Found with seed 1637943420 (FailAlloc(3) before a
-  // queue create); the fuzzer does not inject failures into queue creates meanwhile.
-  it.fails('xe EXEC_QUEUE_CREATE failing its handle allocation returns its GuC id once (known xe bug: twice)', async () => {
+  // queue create).
+  it('xe EXEC_QUEUE_CREATE failing its handle allocation returns its GuC id once', async () => {
     const createAfterFailure: Cmd = {
       check: () => true,
       run: async (_m, w) => {
