@@ -154,6 +154,38 @@ describe('progress timeout', () => {
     expect(await teardown(env, [bad.file, good.file])).toEqual([]);
   });
 
+  it('fires at whatever fractional instants the group loaded and the timer was armed (a rounding residue of the resident-time sums re-queued the work at the same instant forever)', async () => {
+    const env = setup();
+    const { rt, dev } = env;
+    const { file, vmId } = await rt.run(() => client(dev));
+    const r = await rt.run(async () => {
+      const out: { status: number; late: number }[] = [];
+      // Groups loaded at instants with fractional parts past 5000 ms (5000.32: 10000.32 − 5000.32 is 4999.999999999999).
+      await rt.sleep(5000.32 - rt.now());
+      for (let i = 0; i < 12; i++) {
+        await rt.sleep(Math.ceil(rt.now()) + 0.32 + 0.01 * i - rt.now());
+        const { groupHandle } = await file.groupCreate({ vmId, queues: [queue()] });
+        dev.gpu.faults.hang({ site: `${file.groups.lookup(groupHandle)!.hwName}.q0`, nth: 1 });
+        const [h] = await outSyncs(file, 1);
+        await file.groupSubmit({ groupHandle, queueSubmits: [qs(0, 1 + (i % 3), [signal(h!)])] });
+        const f = fenceOf(file, h!);
+        const t0 = rt.now();
+        await waitAll(file, [h!]);
+        out.push({ status: f.getStatus(), late: f.timestamp() - t0 });
+        f.put();
+        await file.groupDestroy({ groupHandle });
+        await file.syncobjDestroy({ handle: h! });
+      }
+      return out;
+    });
+    for (const { status, late } of r) {
+      expect(status).toBe(ETIMEDOUT);
+      expect(late).toBeGreaterThanOrEqual(5000);
+      expect(late).toBeLessThan(5100);
+    }
+    expect(await teardown(env, [file])).toEqual([]);
+  }, 30_000);
+
   it('the timer counts resident time only: a group kept off its slot is not timed out', async () => {
     // One slot, a real-time hog keeps a low group out for 6 s; the low group's job needs 1 ms.
     const env = setup({ csf: { slots: 1, tickMs: 10 } });

@@ -14,6 +14,8 @@ import { PanthorGroupState } from './uapi.js';
 
 const EINVAL = -22;
 const ECANCELED = -125;
+/** Less than this much of the progress budget left counts as none (float residue of resident-time sums, ms). */
+const PROGRESS_RESIDUE_MS = 1e-6;
 const ETIMEDOUT = -110;
 
 /** Bytes of one CS instruction (the credit unit of panthor: ring bytes / 8). */
@@ -217,8 +219,12 @@ export class PanthorQueue {
     if (this.checkCompletion()) return;
     const dev = this.group.dev;
     const ran = this.group.csf.residentMs() - this.#residentAtArm;
-    if (ran < dev.progressTimeoutMs) {
-      dev.schedWq.queueDelayedWork(this.timeoutWork, dev.progressTimeoutMs - ran);
+    // What is left of the budget; a rounding residue of the resident-time sums (10000.32 −
+    // 5000.32 is 4999.999999999999) is none — re-queued, the work would run again at the
+    // same instant forever (the kernel counts whole jiffies).
+    const left = dev.progressTimeoutMs - ran;
+    if (left > PROGRESS_RESIDUE_MS) {
+      dev.schedWq.queueDelayedWork(this.timeoutWork, left);
       return;
     }
     this.group.dev.stats.progressTimeouts++;
