@@ -28,6 +28,7 @@ import { isDepError, type Report, type TraceRecord } from '@dep/kernel';
 import { judge, makeResult, newSim, queueStats, runMain } from '../result.js';
 import '../trace-events.js';
 import { clientAction, errnoName, retryDropped } from './client-errors.js';
+import { createPanthorGroup, recreateNpuContext, recreatePanthorGroup, recreateXeQueue, type NpuClientState, type PanthorClientState, type XeClientState } from './client-recovery.js';
 import type { FaultKind, RunTrace, Scenario, ScenarioOptions, ScenarioResult } from './index.js';
 import { BO_VA, createDevices, finiDevices, npuClient, npuCommand, panthorClient, panthorQueueSubmit, panthorSignal, panthorWait, xeClient } from './three-drivers.js';
 import { VramEvictor, type Eviction } from './vram-evictor.js';
@@ -106,12 +107,11 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
 
   const { finished } = await runMain(rt, async () => {
     // --- set-up: four clients on three devices --------------------------------------
-    let npu = await npuClient(amdxdna);
-    const render = await panthorClient(panthor);
-    const newGroup = async (): Promise<number> => (await render.file.groupCreate({ vmId: render.vmId, priority: 0, queues: [{ priority: 0, pad: 0, ringbufSize: 4096 }] })).groupHandle;
-    let groupHandle = await newGroup();
-    const compute = { ...(await xeClient(xe, XeEngineClass.COMPUTE, XeVmCreateFlags.LR_MODE)), engineClass: XeEngineClass.COMPUTE, vmFlags: XeVmCreateFlags.LR_MODE, name: 'compute' as const };
-    const compositor = { ...(await xeClient(xe, XeEngineClass.COPY)), engineClass: XeEngineClass.COPY, vmFlags: 0, name: 'compositor' as const };
+    let npu: NpuClientState = await npuClient(amdxdna);
+    const renderClient = await panthorClient(panthor);
+    const render: PanthorClientState = { ...renderClient, groupHandle: await createPanthorGroup(renderClient.file, renderClient.vmId) };
+    const compute: XeClientState & { readonly name: 'compute' } = { ...(await xeClient(xe, XeEngineClass.COMPUTE, XeVmCreateFlags.LR_MODE)), engineClass: XeEngineClass.COMPUTE, vmFlags: XeVmCreateFlags.LR_MODE, name: 'compute' };
+    const compositor: XeClientState & { readonly name: 'compositor' } = { ...(await xeClient(xe, XeEngineClass.COPY)), engineClass: XeEngineClass.COPY, vmFlags: 0, name: 'compositor' };
     // Every xe queue and LR VM the run made (a recovered client makes new ones): waited for at teardown, counted in the stats.
     const xeQueues: XeExecQueue[] = [];
     const lrVms: XeVm[] = [];
@@ -120,7 +120,7 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
       clients[queues.npu] = 'npu';
     };
     const nameRender = (): void => {
-      queues.render = render.file.groups.lookup(groupHandle)!.queues[0]!.dq.name;
+      queues.render = render.file.groups.lookup(render.groupHandle)!.queues[0]!.dq.name;
       clients[queues.render] = 'render';
     };
     const nameXe = (c: typeof compute | typeof compositor): void => {
@@ -170,54 +170,16 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
     armFaults();
 
     // --- recovery: what each client does when its context is lost ----------------------
-    /** amdxdna: destroy the context (gone already: EINVAL) and make a new one on the same CU; ENODEV: the device is lost. */
     async function recoverNpu(): Promise<void> {
-      try {
-        await npu.file.destroyHwctx({ handle: npu.hwctx });
-      } catch (e) {
-        if (!isDepError(e, 'EINVAL')) throw e;
-      }
-      const { handle } = await npu.file.createHwctx({ numTiles: 4 });
-      try {
-        await npu.file.configHwctx({ handle, cuConfigs: [{ cuBo: npu.cu, cuFunc: 0, pad: 0 }] });
-      } catch (e) {
-        await npu.file.destroyHwctx({ handle });
-        throw e;
-      }
-      npu = { ...npu, hwctx: handle };
+      await recreateNpuContext(npu);
       nameNpu();
     }
-    /** panthor: destroy the terminated group and make a new one (Mesa's panvk on a lost context). */
     async function recoverRender(): Promise<void> {
-      try {
-        await render.file.groupDestroy({ groupHandle });
-      } catch (e) {
-        if (!isDepError(e, 'EINVAL') && !isDepError(e, 'ENOENT')) throw e;
-      }
-      groupHandle = await newGroup();
+      await recreatePanthorGroup(render);
       nameRender();
     }
-    /** xe: destroy the banned exec queue, make a new one; on a killed VM (no new queue there: ENOENT) a new VM first. */
     async function recoverXe(c: typeof compute | typeof compositor): Promise<void> {
-      try {
-        await c.file.execQueueDestroy({ execQueueId: c.execQueueId });
-      } catch (e) {
-        if (!isDepError(e, 'ENOENT')) throw e;
-      }
-      const create = async (): Promise<number> => (await c.file.execQueueCreate({ vmId: c.vmId, width: 1, numPlacements: 1, instances: [{ engineClass: c.engineClass }] })).execQueueId;
-      try {
-        c.execQueueId = await create();
-      } catch (e) {
-        if (!isDepError(e, 'ENOENT')) throw e;
-        // The VM was killed (user-fence TDR): a new VM with the BO the client's batches and user fences use.
-        const { vmId } = await c.file.vmCreate({ flags: c.vmFlags });
-        const { handle: bo } = await c.file.gemCreate({ size: 65536n, vmId });
-        await c.file.vmBind({ vmId, binds: [{ obj: bo, range: 65536n, addr: BO_VA }] });
-        const old = c.vmId;
-        Object.assign(c, { vmId, bo });
-        c.execQueueId = await create();
-        await c.file.vmDestroy({ vmId: old });
-      }
+      await recreateXeQueue(c);
       nameXe(c);
     }
     const recover = (who: FlagshipClient): Promise<void> =>
@@ -341,7 +303,7 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
       } finally {
         sf.close();
       }
-      await render.file.groupSubmit({ groupHandle, queueSubmits: [panthorQueueSubmit(0, work.render, [panthorWait(renderIn), panthorSignal(renderDone)])] });
+      await render.file.groupSubmit({ groupHandle: render.groupHandle, queueSubmits: [panthorQueueSubmit(0, work.render, [panthorWait(renderIn), panthorSignal(renderDone)])] });
       stage = 'compositor';
       const { fd: rendered } = await render.file.syncobjHandleToFd({ handle: renderDone, flags: SyncobjHandleToFdFlags.EXPORT_SYNC_FILE });
       try {
