@@ -71,6 +71,9 @@ export function narrativeRecords(timeline: readonly string[], endedAt: number): 
   return out;
 }
 
+/** When the preempt scenarios' set-up is over (ms of virtual time): before it nothing is faulted. */
+export const PREEMPT_SETUP_MS = 1;
+
 interface DesignRun {
   readonly design: ScenarioDesign;
   readonly result: PreemptResult;
@@ -87,7 +90,14 @@ async function runDesign(
   const rt = new Runtime({ seed: opts.seed, chaos: opts.chaos === true, checks: 'warn', name: `${label}/${design}` });
   const sink = new MemoryTraceSink();
   rt.trace.attach(sink);
-  if (opts.faults === true) rt.faults.failAlloc({ probability: 0.05 });
+  // Faults are armed once the set-up is done (the world's workqueues, made synchronously
+  // when `fn` starts, and vm0's queue, preempt fence and exported user fence at t = 0),
+  // so they hit the eviction, preemption and resume paths, not alloc_workqueue.
+  rt.spawn('harness-arm', async () => {
+    await rt.sleep(PREEMPT_SETUP_MS);
+    opts.harnessFaults?.arm(rt);
+    if (opts.faults === true) rt.faults.failAlloc({ probability: 0.05 });
+  });
   const result = await fn({ design, runtime: rt });
   const reports = rt.shutdown();
   const records = [...sink.records, ...narrativeRecords(result.timeline, result.endedAt)].sort((x, y) => x.ts - y.ts);
