@@ -3,6 +3,7 @@
 // bench/README.md).
 //
 //   npm run bench [-- [filter] [--quick] [--rounds K] [--warmup W] [--batches B]
+//                    [--clock wall|cpu]
 //                    [--metric time|retained|all] [--seed S] [--pin] [--out FILE]]
 //
 // Every case runs in a fresh `node --expose-gc` process, K rounds with the case order
@@ -32,6 +33,7 @@ const { values: opt, positionals } = parseArgs({
     metric: { type: 'string', default: 'all' },
     seed: { type: 'string', default: '1' },
     pin: { type: 'boolean', default: false },
+    clock: { type: 'string', default: 'wall' },
     out: { type: 'string', default: join(BENCH, 'results', 'latest.json') },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -39,7 +41,7 @@ const { values: opt, positionals } = parseArgs({
 
 if (opt.help) {
   console.log(
-    'usage: node bench/run.mjs [filter] [--quick] [--rounds K] [--warmup W] [--batches B]\n' +
+    'usage: node bench/run.mjs [filter] [--quick] [--rounds K] [--warmup W] [--batches B] [--clock wall|cpu]\n' +
       '                          [--metric time|retained|all] [--seed S] [--pin] [--out FILE]\n' +
       'filter: substring of "group/name" (the group baselines always run too)',
   );
@@ -61,6 +63,10 @@ const warmup = int(opt.warmup, opt.quick ? 1 : 3, 'warmup');
 const batches = int(opt.batches, opt.quick ? 3 : 7, 'batches') || 1;
 const seed = int(opt.seed, 1, 'seed');
 const filter = positionals[0];
+if (!['wall', 'cpu'].includes(opt.clock)) {
+  console.error('bench: --clock must be wall or cpu');
+  process.exit(2);
+}
 if (!['time', 'retained', 'all'].includes(opt.metric)) {
   console.error('bench: --metric must be time, retained or all');
   process.exit(2);
@@ -151,11 +157,11 @@ const jobs = selected.flatMap((c) => c.metrics.filter((m) => metrics.includes(m)
 // Run: K rounds, shuffled order, one process per case and metric.
 
 const rand = rng(seed);
-const childOpts = JSON.stringify({ warmup, batches });
+const childOpts = JSON.stringify({ warmup, batches, clock: opt.clock });
 const started = Date.now();
 console.log(
   `bench: ${jobs.length} case/metric pairs × ${rounds} round${rounds === 1 ? '' : 's'} ` +
-    `(${warmup} warm-up + ${batches} timed batches, seed ${seed}${opt.pin ? ', pinned to CPU 1' : ''})`,
+    `(${warmup} warm-up + ${batches} timed batches, seed ${seed}${opt.pin ? ', pinned to CPU 1' : ''}${opt.clock === 'cpu' ? ', CPU time' : ''})`,
 );
 for (let r = 0; r < rounds; r++) {
   process.stdout.write(`  round ${r + 1}/${rounds} `);
@@ -171,7 +177,7 @@ for (let r = 0; r < rounds; r++) {
 // ---------------------------------------------------------------------------------------
 // Report.
 
-const UNIT = { time: 'ns/op', retained: 'B/op' };
+const UNIT = { time: opt.clock === 'cpu' ? 'cpu ns/op' : 'ns/op', retained: 'B/op' };
 const results = jobs.map((j) => ({
   group: j.group,
   name: j.name,
@@ -222,7 +228,7 @@ const report = {
   platform: `${process.platform}-${process.arch}`,
   cpus: availableParallelism(),
   cpuModel: cpus()[0]?.model ?? 'unknown',
-  options: { filter: filter ?? null, rounds, warmup, batches, seed, metric: opt.metric, pinned: opt.pin, quick: opt.quick },
+  options: { filter: filter ?? null, rounds, warmup, batches, seed, metric: opt.metric, clock: opt.clock, pinned: opt.pin, quick: opt.quick },
   seconds: (Date.now() - started) / 1000,
   results,
 };

@@ -243,6 +243,7 @@ export class DmaFence implements Fence {
     this._lockClass = null;
     if ((flags & F_LOCK_CLASS) !== 0) setLockClass(this, options!.lockClass!);
     if (rt.trace.enabled) traceEvent(this, 'dma_fence:init');
+    keepAlive.fence = this;
   }
 
   /** `dma_fence_init(fence, ops, NULL, context, seqno)` on a fence made without arguments. Returns the fence. */
@@ -840,6 +841,15 @@ export class DmaFence implements Fence {
     }
   }
 }
+
+/**
+ * The fence made last, kept so that the hidden class of fences always has a live instance:
+ * V8 collects a hidden class no live object has at a full GC and deoptimizes every
+ * function that embeds it, so when every fence of a burst is gone each full GC would send
+ * the fence paths back through deoptimization (measured in the queue benchmark: every hot
+ * fence function, at every GC). Keeps at most one fence alive (decision 0202).
+ */
+const keepAlive: { fence: DmaFence | null } = { fence: null };
 
 /** The last ops object that passed {@link checkOps} (ops are shared, so this is nearly always a hit). */
 let lastOps: unknown = null;

@@ -137,6 +137,14 @@ class NodeSlot extends ReturnsObject {
   }
 }
 
+/**
+ * The edge made last (with its two nodes and their slot-stamped fences), kept so that
+ * these hidden classes always have a live instance: V8 collects a hidden class no live
+ * object has at a full GC and deoptimizes the code that embeds it, and the graph empties
+ * between bursts (decision 0202). Keeps one edge alive.
+ */
+const keepAlive: { edge: Edge | null } = { edge: null };
+
 const GRAPH_KEY = Symbol('@dep/dma-fence:wait-for-graph');
 
 /** Per-runtime wait-for graph (checked mode). */
@@ -179,6 +187,7 @@ class WaitForGraph {
     const w = this.#node(waiter, true);
     const e = this.#node(waitee, false);
     const edge = new Edge(w, e, reason);
+    keepAlive.edge = edge;
     const cycle = w === e ? [] : this.#order(w, e);
     if (cycle !== null) {
       // Keep the edge for the watchdog, outside the order.
