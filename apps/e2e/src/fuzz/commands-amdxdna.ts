@@ -8,7 +8,7 @@ import { AmdxdnaBoType, AmdxdnaConfigHwctxParam, writeCommand } from '@dep/drive
 import { GEM_MAX_SIZE } from '@dep/drm';
 import { expect } from 'vitest';
 import { call, checkModel, expectErrno, objKey, type Cmd } from './harness.js';
-import { bogus, lowestFree, otherFiles, pick, type FileModel, type Model } from './model.js';
+import { bogus, chainPoint, lowestFree, otherFiles, pick, type FileModel, type Model } from './model.js';
 import { AMDXDNA, NPU_COLUMNS, type World } from './world.js';
 
 const PAGE = 4096n;
@@ -92,6 +92,7 @@ export class AxHwctxCreate implements Cmd {
       const sid = w.syncobjId(file.syncobjs.lookup(syncobjHandle)!);
       fm.sync.set(syncobjHandle, sid);
       m.syncobjs.set(sid, 'empty');
+      m.points.set(sid, 0n);
       fm.ctxs.set(handle, { vm: null, syncobj: sid, configured: false, nextSeq: 1n, cu: null });
     }
     checkModel(m, w);
@@ -189,6 +190,7 @@ export class AxExecCmd implements Cmd {
       expect(seq, 'seq').toBe(ctx.nextSeq);
       ctx.nextSeq++;
       m.syncobjs.set(ctx.syncobj, 'signaled');
+      m.points.set(ctx.syncobj, chainPoint(m.points.get(ctx.syncobj), seq));
     }
     checkModel(m, w);
   }

@@ -8,7 +8,7 @@
 import { SyncobjFdToHandleFlags, SyncobjHandleToFdFlags, type DmaBufFd, type DrmFile } from '@dep/drm';
 import { expect } from 'vitest';
 import { call, checkModel, expectErrno, objKey, type Cmd } from './harness.js';
-import { bogus, dropNames, emptyFile, lowestFree, otherFiles, pick, type Model } from './model.js';
+import { bogus, chainPoint, dropNames, emptyFile, lowestFree, otherFiles, pick, type Model } from './model.js';
 import { DEVICE_NAMES, deviceIndex, fileOf, type DeviceIndex, type World } from './world.js';
 
 /** A client: device and file index. */
@@ -179,6 +179,7 @@ export class SyncCreate implements Cmd {
       const sid = w.syncobjId(file.syncobjs.lookup(handle)!);
       fm.sync.set(handle, sid);
       m.syncobjs.set(sid, this.signaled ? 'signaled' : 'empty');
+      m.points.set(sid, 0n);
     }
     checkModel(m, w);
   }
@@ -241,7 +242,12 @@ export class SyncArray implements Cmd {
         // SYNCOBJ_SIGNAL stops at an allocation failure with the earlier syncobjs signalled (as the kernel): not injected.
         const res = await call(w, run, { faults: this.op !== 'signal' });
         if (waits) expect(res).toEqual({ firstSignaled: 0 });
-        if (!waits) for (const h of handles) m.syncobjs.set(fm.sync.get(h)!, this.op === 'signal' ? 'signaled' : 'empty');
+        if (!waits) {
+          for (const h of handles) {
+            m.syncobjs.set(fm.sync.get(h)!, this.op === 'signal' ? 'signaled' : 'empty');
+            m.points.set(fm.sync.get(h)!, 0n);
+          }
+        }
       }
     }
     checkModel(m, w);
@@ -300,6 +306,7 @@ export class SyncTransfer implements Cmd {
     else {
       await call(w, run);
       m.syncobjs.set(fm.sync.get(dst)!, 'signaled');
+      m.points.set(fm.sync.get(dst)!, m.points.get(fm.sync.get(src)!) ?? null);
     }
     checkModel(m, w);
   }
@@ -338,6 +345,7 @@ export class SyncFileShare implements Cmd {
           const { handle } = await call(w, importIt);
           expect(handle).toBe(dst);
           m.syncobjs.set(tm.sync.get(dst)!, 'signaled');
+          m.points.set(tm.sync.get(dst)!, null);
         }
       } finally {
         fd.close();
@@ -450,4 +458,59 @@ export class PrimeImportHeld implements Cmd {
     checkModel(m, w);
   }
   toString = (): string => `PrimeImportHeld(#${this.k}→${label(this.to)}${this.close ? ', close' : ''})`;
+}
+
+/**
+ * `SYNCOBJ_TIMELINE_SIGNAL` of one syncobj at a point past the one it has (`step` more):
+ * its fence becomes a signalled timeline node, which `SYNCOBJ_QUERY` then reports. ENOENT
+ * for a handle naming nothing.
+ */
+export class TimelineSignal implements Cmd {
+  constructor(readonly t: Target, readonly i: number, readonly step: number, readonly bad: boolean) {}
+  check = (): boolean => true;
+  async run(m: Model, w: World): Promise<void> {
+    const dm = m.devs[this.t.d];
+    const fm = dm.files[this.t.f]!;
+    const file = fileOf(w, this.t.d, this.t.f);
+    const h = this.bad ? bogus(fm.sync, otherFiles(dm, this.t.f).map((x) => x.sync)) : pick(fm.sync, this.i);
+    if (h === undefined || !fm.sync.has(h)) {
+      await expectErrno(w, 'ENOENT', this.toString(), () => file.syncobjTimelineSignal({ handles: [h ?? 1], points: [1n] }));
+    } else {
+      const sid = fm.sync.get(h)!;
+      const prev = m.points.get(sid);
+      const point = (prev ?? 0n) + BigInt(this.step);
+      await call(w, () => file.syncobjTimelineSignal({ handles: [h], points: [point] }));
+      m.syncobjs.set(sid, 'signaled');
+      m.points.set(sid, chainPoint(prev, point));
+    }
+    checkModel(m, w);
+  }
+  toString = (): string => `TimelineSignal(${label(this.t)}, #${this.i}, +${this.step}${this.bad ? ', bogus' : ''})`;
+}
+
+/**
+ * A polling `SYNCOBJ_TIMELINE_WAIT` for point `point` (≥ 1) of one syncobj: fine when its
+ * timeline reached it; EINVAL when it did not (a point not submitted, a binary fence, no
+ * fence), as `dma_fence_chain_find_seqno` has it. Skipped where the model does not know
+ * the point.
+ */
+export class TimelineWait implements Cmd {
+  constructor(readonly t: Target, readonly i: number, readonly point: number) {}
+  check = (): boolean => true;
+  async run(m: Model, w: World): Promise<void> {
+    const fm = m.devs[this.t.d].files[this.t.f]!;
+    const h = pick(fm.sync, this.i);
+    const have = h === undefined ? null : m.points.get(fm.sync.get(h)!);
+    if (h === undefined || have === null || have === undefined) {
+      checkModel(m, w);
+      return;
+    }
+    const point = BigInt(this.point);
+    const file = fileOf(w, this.t.d, this.t.f);
+    const wait = () => file.syncobjTimelineWait({ handles: [h], points: [point], timeoutNsec: 0n });
+    if (have >= point && m.syncobjs.get(fm.sync.get(h)!) === 'signaled') expect(await call(w, wait)).toEqual({ firstSignaled: 0 });
+    else await expectErrno(w, 'EINVAL', `${this.toString()} (timeline at ${have})`, wait);
+    checkModel(m, w);
+  }
+  toString = (): string => `TimelineWait(${label(this.t)}, #${this.i}, point ${this.point})`;
 }

@@ -12,7 +12,7 @@ import type { DrmFile } from '@dep/drm';
 import { expect } from 'vitest';
 import { label } from './commands-core.js';
 import { call, checkModel, type Cmd } from './harness.js';
-import { dropNames, emptyFile, pick, slotVa, type Model } from './model.js';
+import { chainPoint, dropNames, emptyFile, pick, slotVa, type Model } from './model.js';
 import { AMDXDNA, PANTHOR, XE, type DeviceIndex, type World } from './world.js';
 
 export type Teardown = 'ctx' | 'vm' | 'file';
@@ -71,8 +71,10 @@ export class SubmitThenTeardown implements Cmd {
     if (this.d === AMDXDNA) {
       ctx.nextSeq++;
       m.syncobjs.set(ctx.syncobj, 'signaled');
+      m.points.set(ctx.syncobj, chainPoint(m.points.get(ctx.syncobj), ctx.nextSeq - 1n));
     } else if (!lr) {
       m.syncobjs.set(fm.sync.get(out!)!, 'signaled');
+      m.points.set(fm.sync.get(out!)!, 0n);
     }
     if (teardown === 'file') {
       (w.files[this.d] as DrmFile[])[this.f] = (w.devices[this.d] as { open(): DrmFile }).open();

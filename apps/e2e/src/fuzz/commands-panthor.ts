@@ -134,7 +134,10 @@ export class PtVmBind implements Cmd {
     const bind = (boHandle: number, boOffset: bigint) =>
       file.vmBind({ vmId, flags: isAsync ? PanthorVmBindFlags.ASYNC : 0, ops: [{ flags: this.map ? PanthorVmBindOpFlags.TYPE_MAP : PanthorVmBindOpFlags.TYPE_UNMAP, boHandle, boOffset, va, size: PAGE, syncs }] });
     const signalled = (): void => {
-      if (isAsync) m.syncobjs.set(fm.sync.get(first!)!, 'signaled');
+      if (isAsync) {
+        m.syncobjs.set(fm.sync.get(first!)!, 'signaled');
+        m.points.set(fm.sync.get(first!)!, 0n);
+      }
     };
     const h = this.variant === 'bad-bo' ? bogus(fm.gem, otherFiles(dm, this.f).map((x) => x.gem)) : pick(fm.gem, this.boI);
     if (!fm.vms.has(vmId) || this.variant === 'misaligned' || (syncs.length > 0 && !isAsync)) {
@@ -257,7 +260,10 @@ export class PtSubmit implements Cmd {
     else if (!batch && inp !== undefined && m.syncobjs.get(fm.sync.get(inp)!) === 'empty') await expectErrno(w, 'EINVAL', `${what} (empty in-syncobj)`, submit);
     else {
       await call(w, submit);
-      if (out !== undefined) m.syncobjs.set(fm.sync.get(out)!, 'signaled');
+      if (out !== undefined) {
+        m.syncobjs.set(fm.sync.get(out)!, 'signaled');
+        m.points.set(fm.sync.get(out)!, 0n);
+      }
     }
     checkModel(m, w);
   }

@@ -258,7 +258,10 @@ export class XeExec implements Cmd {
     else {
       const { seqno } = await call(w, exec);
       expect(seqno > 0n, 'the job\'s seqno (none without a batch)').toBe(this.variant !== 'no-batch');
-      if (out !== undefined) m.syncobjs.set(fm.sync.get(out)!, 'signaled');
+      if (out !== undefined) {
+        m.syncobjs.set(fm.sync.get(out)!, 'signaled');
+        m.points.set(fm.sync.get(out)!, 0n);
+      }
     }
     checkModel(m, w);
   }

@@ -10,6 +10,8 @@ import {
   FlinkOpen,
   PrimeHold,
   PrimeImportHeld,
+  TimelineSignal,
+  TimelineWait,
   GemClose,
   PrimeShare,
   Reopen,
@@ -88,6 +90,8 @@ const core: Array<{ arbitrary: CmdArb; weight: number }> = [
   weighted(1, target.map((t) => new Reopen(t))),
   weighted(3, fc.integer({ min: 1, max: 6 }).map((n) => new FailAlloc(n))),
   weighted(1, fc.tuple(target, idx).map(([t, i]) => new PrimeHold(t, i))),
+  weighted(2, fc.tuple(target, idx, fc.integer({ min: 1, max: 3 }), bad).map(([t, i, s, b]) => new TimelineSignal(t, i, s, b))),
+  weighted(1, fc.tuple(target, idx, fc.integer({ min: 1, max: 6 })).map(([t, i, p]) => new TimelineWait(t, i, p))),
   weighted(1, fc.tuple(idx, target, fc.boolean()).map(([k, t, c]) => new PrimeImportHeld(k, t, c))),
 ];
 

@@ -128,6 +128,8 @@ export function checkModel(m: Model, w: World): void {
         fence?.put();
         expect(state, `${where} syncobj ${h} (#${sid}) state`).toBe(m.syncobjs.get(sid));
         expect(signaled, `${where} syncobj ${h}: its fence signalled (the runtime is idle)`).toBe(true);
+        const point = m.points.get(sid);
+        if (point !== null && point !== undefined) expect(f.syncobjs.lookup(h)!.query(0), `${where} syncobj ${h} (#${sid}): SYNCOBJ_QUERY point`).toBe(point);
       }
       expect(
         new Map(fs.prime.map(([h, buf]) => [h, buf])),

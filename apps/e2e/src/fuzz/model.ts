@@ -78,8 +78,25 @@ export interface Model {
   readonly syncobjs: Map<number, SyncState>;
   /** Key of an exporting object → id of its dma-buf (one per object for as long as it lives). */
   readonly dmaBufs: Map<string, number>;
+  /**
+   * Syncobj id → what `SYNCOBJ_QUERY` answers: the point of the timeline node its fence is
+   * (every fence is signalled), 0 for a fence that is no chain or none, null when the model
+   * does not know (a sync_file import may wrap the chain).
+   */
+  readonly points: Map<number, bigint | null>;
   /** The dma-buf fds held open (`World.heldFds`, same order): key of each one's exporting object. */
   readonly heldFds: string[];
+}
+
+/**
+ * The point a syncobj reports after a timeline node for `point` is added on top of its
+ * fence (`dma_fence_chain_init`): on a chain, a point not later than the chain's becomes
+ * the chain's (max); on no fence or a fence that is no chain, `point`; unknown stays unknown.
+ */
+export function chainPoint(prev: bigint | null | undefined, point: bigint): bigint | null {
+  if (prev === null) return null;
+  if (prev === undefined || prev === 0n) return point;
+  return prev > point ? prev : point;
 }
 
 /** VA slots a bind may use, one page each. */
@@ -95,7 +112,7 @@ export function emptyFile(): FileModel {
 
 export function emptyModel(): Model {
   const dev = (): DevModel => ({ files: Array.from({ length: FILES_PER_DEVICE }, emptyFile), names: new Map(), objects: new Map(), vms: new Map() });
-  return { devs: [dev(), dev(), dev()], syncobjs: new Map(), dmaBufs: new Map(), heldFds: [] };
+  return { devs: [dev(), dev(), dev()], syncobjs: new Map(), dmaBufs: new Map(), heldFds: [], points: new Map() };
 }
 
 /** What `idr_alloc(…, 1, 0, …)` hands out next. */

@@ -2,11 +2,12 @@
 // randomness): each names what it caught and whose bug it was.
 import { describe, expect, it } from 'vitest';
 import type { Cmd } from './harness.js';
-import { GemClose } from './commands-core.js';
+import { GemClose, TimelineSignal } from './commands-core.js';
+import { AxExecCmd } from './commands-amdxdna.js';
 import { PtBoCreate, PtGroupCreate, PtVmBind } from './commands-panthor.js';
 import { XeBoCreate, XeVmBind } from './commands-xe.js';
 import { runSequence } from './run.js';
-import { PANTHOR, XE } from './world.js';
+import { AMDXDNA, PANTHOR, XE } from './world.js';
 
 describe('uAPI fuzz regressions', () => {
   // Model bug (first run of the fuzzer): panthor's device grants CAP_SYS_NICE unless told
@@ -15,6 +16,14 @@ describe('uAPI fuzz regressions', () => {
   // VM lookup, as in panthor_group_create().
   it('panthor GROUP_CREATE at HIGH priority without CAP_SYS_NICE is EACCES, even naming no VM', async () => {
     await runSequence([new PtGroupCreate(0, 0, 'priority')], { bootstrap: false });
+  });
+
+  // Model bug: a timeline point added below the syncobj's chain (amdxdna's command point 1
+  // after the client signalled point 2 on the context's syncobj) does not lower what
+  // SYNCOBJ_QUERY reports — dma_fence_chain_init takes the max of the two. The model now
+  // does too (chainPoint).
+  it('amdxdna: a command point below the client\'s timeline point leaves SYNCOBJ_QUERY at the higher one', async () => {
+    await runSequence([new TimelineSignal({ d: AMDXDNA, f: 1 }, 0, 2, false), new AxExecCmd(1, 0, 0, 1, 'ok')]);
   });
 
   // Real bug (@dep/dma-resv DrmExec): drm_exec holds a reference on every object it locks;
