@@ -3,7 +3,9 @@ import type { TraceRecord } from '@dep/kernel';
 import { describe, expect, it } from 'vitest';
 import { checkChromeTrace, threadNames, toChromeTrace } from '../chrome-trace.js';
 import { buildTimeline } from '../timeline.js';
-import { FLAGSHIP_FRAMES, PRESSURE_FRAME, flagshipResult, flagshipScenario, runFlagship, type FlagshipRun } from './flagship.js';
+import { HarnessArming, runFaultsLabel, type RunFaults } from '../explore-faults.js';
+import { runUnit, type RunOutcome } from '../explore-run.js';
+import { FAULT_FRAME, FLAGSHIP_CLIENTS, FLAGSHIP_FRAMES, PRESSURE_FRAME, flagshipResult, flagshipScenario, flagshipVerdict, runFlagship, type FlagshipRun } from './flagship.js';
 import { DEFAULT_SCENARIO, scenarios } from './index.js';
 
 const colors = pc.createColors(false);
@@ -140,4 +142,77 @@ describe('flagship: three drivers on one runtime', () => {
       expect(r.stats.reduce((n, s) => n + s.completed, 0), `seed ${seed}`).toBe(4 * FLAGSHIP_FRAMES);
     }
   }, 60_000);
+});
+
+describe('flagship under the harness faults: the clients ride them out, every run is checked', () => {
+  const harness = (faults: RunFaults): HarnessArming => new HarnessArming(faults);
+  /** Run `runs` of seed `seed` through the harness: each must end with a verdict (not a throw) that passed, and no invariant broken. */
+  async function checked(seed: number, runs: readonly RunFaults[]): Promise<RunOutcome[]> {
+    const out = await runUnit(flagshipScenario, { scenario: 'flagship', params: {}, seed, faults: { type: 'runs', runs }, recheck: false });
+    for (const o of out) {
+      const label = `seed ${seed} ${runFaultsLabel(o.faults)}`;
+      expect(o.outcome, `${label}: ${o.detail}`).toBe('all fences signalled');
+      expect(o.ok, label).toBe(true);
+      expect(o.violations, label).toEqual([]);
+      expect(o.events, `${label}: the invariants ran over a trace`).toBeGreaterThan(0);
+    }
+    return out;
+  }
+
+  it('declares every kind', () => {
+    expect(flagshipScenario.faultKinds).toEqual(['alloc', 'hang', 'fw-error', 'page-fault', 'kill', 'teardown', 'device-lost']);
+  });
+
+  it('a hung LR compute batch: the preemption for the eviction resets it, the banned queue is re-created, later frames present', async () => {
+    const run = await runFlagship({ seed: 1, harnessFaults: harness({ type: 'site', kind: 'hang', site: 'guc0' }) });
+    expect(run.finished).toBe(true);
+    expect(run.recoveries).toEqual(['compute@4']);
+    expect(run.skippedFrames).toBe(1);
+    expect(run.presents.at(-1)!.status, 'the frame after the recovery presents').toBe(1);
+    expect(flagshipVerdict(run, [{ label: 'flagship', records: run.records }])).toMatchObject({ ok: true });
+    await checked(1, [{ type: 'site', kind: 'hang', site: 'guc0' }]);
+  });
+
+  it("a hung NPU command (60 s) holds the compositor's blit, yet the compute VM's exported user fences signal at their writes: no user-fence TDR, every frame presents", async () => {
+    const run = await runFlagship({ seed: 1, harnessFaults: harness({ type: 'site', kind: 'hang', site: 'hwctx.1.1' }) });
+    expect(run.recoveries).toEqual([]);
+    expect(run.records.some((r) => r.name === 'user_fence:tdr')).toBe(false);
+    expect(run.presents.map((p) => p.status)).toEqual(Array(FLAGSHIP_FRAMES).fill(1));
+    expect(run.presents[0]!.at).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it('firmware errors and allocation failures: dropped or lost frames, the clients carry on', async () => {
+    await checked(1, [
+      { type: 'site', kind: 'fw-error', site: 'guc:register' },
+      { type: 'site', kind: 'fw-error', site: 'guc:submit' },
+      { type: 'site', kind: 'alloc', site: 'drm_syncobj_array_wait_timeout' },
+      { type: 'site', kind: 'alloc', site: 'drm_gem_handle_create' },
+    ]);
+  }, 60_000);
+
+  it('kill: each client in turn (seed mod 4) has its context destroyed with work in flight and re-creates it', async () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const run = await runFlagship({ seed, harnessFaults: harness({ type: 'kind', kind: 'kill' }) });
+      const victim = FLAGSHIP_CLIENTS[seed % 4]!;
+      expect(run.injected).toEqual([`kill ${victim}`]);
+      expect(run.recoveries).toContain(`${victim}@${FAULT_FRAME}`);
+      expect(run.presents.at(-1)!.status, `seed ${seed}: the last frame presents`).toBe(1);
+      await checked(seed, [{ type: 'kind', kind: 'kill' }]);
+    }
+  }, 60_000);
+
+  it('teardown: the NPU client closes its file mid-flight, opens a new one, re-imports the shared buffers; every frame presents', async () => {
+    const run = await runFlagship({ seed: 1, harnessFaults: harness({ type: 'kind', kind: 'teardown' }) });
+    expect(run.injected).toEqual(['teardown npu']);
+    expect(run.presents.filter((p) => p.status === 1).length).toBe(FLAGSHIP_FRAMES);
+    await checked(1, [{ type: 'kind', kind: 'teardown' }]);
+  });
+
+  it('device-lost: the NPU is lost mid-flight; its context cannot be re-created (ENODEV); the renderer carries on without new inferences', async () => {
+    const run = await runFlagship({ seed: 1, harnessFaults: harness({ type: 'kind', kind: 'device-lost' }) });
+    expect(run.injected).toEqual(['device-lost npu']);
+    expect(run.npuLost).toBe(true);
+    expect(run.presents.at(-1)!.status, 'the frame after the loss presents').toBe(1);
+    await checked(1, [{ type: 'kind', kind: 'device-lost' }]);
+  });
 });
