@@ -235,8 +235,9 @@ describe('demo CLI: explore', () => {
       const out = io.out();
       expect(out).toContain('explore --report 2 scenario(s) × seeds 1…2 × faults alloc, hang, kill');
       expect(out).toMatch(/teardown-under-load\s+alloc\s+2\s+\d+\s+\d+\s+\d+\s+0\s+0\s+\d+\s+0/);
-      expect(out).toMatch(/kernel: alloc, hang: the scenario arms no harness faults; kill: not taken by the scenario/);
-      expect(out).toMatch(/teardown-under-load: hang: no site reached; kill: not taken by the scenario/);
+      expect(out).toMatch(/kernel\s+alloc\s+\d+\s+\d+\s+1\s+\d+\s+0\s+0\s+\d+\s+0/);
+      expect(out).toMatch(/kernel: hang, kill: not taken by the scenario \(the runtime alone, demonstrating lockdep: no device/);
+      expect(out).toMatch(/teardown-under-load: hang, kill: not taken by the scenario \(mock engines/);
       expect(out).toMatch(/seeds\/s, [\d.,]+ runs\/s, [\d.,]+ virtual events\/s/);
       expect(out).toContain('No invariant violations');
       const md = readFileSync(file, 'utf8');

@@ -77,12 +77,13 @@ export interface ExplorationReport {
 /** Why kinds asked for did not run on a scenario: `kill, teardown: not taken; hang: no site reached`. */
 function notApplied(kinds: readonly FaultKind[], recording: readonly RunOutcome[], ran: ReadonlySet<string>): string | undefined {
   const unsupported = new Set(recording.flatMap((o) => o.unsupported ?? []));
+  const unsupportedWhy = recording.find((o) => o.unsupportedWhy !== undefined)?.unsupportedWhy;
   const armed = recording.some((o) => o.armed > 0);
   const why = new Map<string, string[]>();
   for (const k of kinds) {
     if (ran.has(k)) continue;
     const reason = unsupported.has(k)
-      ? `not taken by the ${recording.some((o) => conformanceDriver(o.scenario) !== null) ? 'kit' : 'scenario'}`
+      ? `not taken by the ${recording.some((o) => conformanceDriver(o.scenario) !== null) ? 'kit' : 'scenario'}${unsupportedWhy === undefined ? '' : ` (${unsupportedWhy})`}`
       : isSiteKind(k) && !armed
         ? 'the scenario arms no harness faults'
         : isSiteKind(k)

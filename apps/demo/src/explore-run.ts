@@ -63,6 +63,8 @@ export interface RunOutcome {
   readonly sites?: Readonly<Partial<Record<SiteKind, readonly string[]>>>;
   /** Kinds asked for that the scenario does not take (the recording run only). */
   readonly unsupported?: readonly FaultKind[];
+  /** Why it does not take them ({@link Scenario.faultKindsWhy}; the recording run only). */
+  readonly unsupportedWhy?: string;
   /** Runtimes the scenario handed the harness to arm (0: it takes no harness faults). */
   readonly armed: number;
   /** When the scenario threw a `DepError` (an ioctl's errno its client did not handle): the errno name. */
@@ -162,7 +164,8 @@ export async function runUnit(scenario: Scenario, job: ExploreJob): Promise<RunO
   const sites: Partial<Record<SiteKind, readonly string[]>> = {};
   for (const k of wanted) if (isSiteKind(k)) sites[k] = [...(hit.get(k)?.keys() ?? [])];
   const faultedJob = job.recheckFaulted === false ? { ...job, recheck: false } : job;
-  const out: RunOutcome[] = [{ ...first, sites, ...(unsupported.length > 0 ? { unsupported } : {}) }];
+  const why = unsupported.length > 0 ? scenario.faultKindsWhy : undefined;
+  const out: RunOutcome[] = [{ ...first, sites, ...(unsupported.length > 0 ? { unsupported } : {}), ...(why === undefined ? {} : { unsupportedWhy: why }) }];
   if (ran.result === null) return out; // nothing to fault: the unfaulted run already failed
   for (const k of wanted) {
     if (isSiteKind(k)) {

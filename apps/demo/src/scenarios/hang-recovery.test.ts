@@ -3,7 +3,9 @@ import type { TraceRecord } from '@dep/kernel';
 import { describe, expect, it } from 'vitest';
 import { buildTimeline } from '../timeline.js';
 import type { HangCase } from './hang-cases.js';
-import { hangRecoveryResult, hangRecoveryScenario, runHangRecovery, type HangRecoveryRun } from './hang-recovery.js';
+import { HarnessArming, runFaultsLabel, type RunFaults } from '../explore-faults.js';
+import { runUnit, type RunOutcome } from '../explore-run.js';
+import { hangRecoveryResult, hangRecoveryScenario, hangVerdict, runHangRecovery, type HangRecoveryRun } from './hang-recovery.js';
 import { scenarios } from './index.js';
 
 const colors = pc.createColors(false);
@@ -108,3 +110,62 @@ describe('hang-recovery: every driver on one runtime', () => {
     }
   }, 60_000);
 });
+
+describe('hang-recovery under the harness faults: both clients ride them out, every run is checked', () => {
+  async function checked(seed: number, runs: readonly RunFaults[]): Promise<RunOutcome[]> {
+    const out = await runUnit(hangRecoveryScenario, { scenario: 'hang-recovery', params: {}, seed, faults: { type: 'runs', runs }, recheck: false });
+    for (const o of out) {
+      const label = `seed ${seed} ${runFaultsLabel(o.faults)}`;
+      expect(o.outcome, `${label}: ${o.detail}`).toBe('all fences signalled');
+      expect(o.violations, label).toEqual([]);
+      expect(o.armed, `${label}: the harness armed the runtime`).toBe(1);
+      expect(o.events, `${label}: the invariants ran over a trace`).toBeGreaterThan(0);
+    }
+    return out;
+  }
+
+  it('declares every kind; after the set-up the recording run reaches sites of every site kind', async () => {
+    expect(hangRecoveryScenario.faultKinds).toEqual(['alloc', 'hang', 'fw-error', 'page-fault', 'kill', 'teardown', 'device-lost']);
+    const [rec] = await runUnit(hangRecoveryScenario, { scenario: 'hang-recovery', params: {}, seed: 1, faults: { type: 'matrix', kinds: ['alloc', 'hang', 'fw-error', 'page-fault'], maxSites: 0 }, recheck: false });
+    for (const k of ['alloc', 'hang', 'fw-error', 'page-fault'] as const) expect(rec!.sites?.[k]?.length, k).toBeGreaterThan(0);
+  });
+
+  it('faults on the healthy clients and on the re-created contexts: retried, re-created, recovered', async () => {
+    const out = await checked(1, [
+      { type: 'site', kind: 'hang', site: 'g3.q0' }, // the re-created panthor group hangs: its progress timeout, another group
+      { type: 'site', kind: 'hang', site: 'guc1' }, // the healthy xe client's queue hangs: TDR, the client re-creates it
+      { type: 'site', kind: 'fw-error', site: 'guc:register' },
+      { type: 'site', kind: 'fw-error', site: 'csf:load' },
+      { type: 'site', kind: 'alloc', site: 'drm_syncobj_create' },
+      { type: 'site', kind: 'alloc', site: 'drm_dep_job_init' },
+    ]);
+    expect(out.every((o) => o.injected === 1)).toBe(true);
+  }, 60_000);
+
+  it('kill and teardown hit each healthy client with a job in flight; it re-creates its context / opens a new file and carries on', async () => {
+    for (const kind of ['kill', 'teardown'] as const) {
+      const run = await runHangRecovery({ seed: 1, harnessFaults: new HarnessArming({ type: 'kind', kind }) });
+      for (const c of run.cases) {
+        expect(c.injected, c.driver).toEqual([`${kind} ${c.okClient}`]);
+        expect(c.recoveryStatus, c.driver).toBe(1);
+        expect(c.okStatuses.at(-1), `${c.driver}: the healthy client's last job`).toBe(1);
+      }
+      await checked(1, [{ type: 'kind', kind }]);
+    }
+  }, 60_000);
+
+  it('device-lost: the NPU is lost while its command hangs; the commands abort with ENODEV, no context can be made, the verdict accepts it', async () => {
+    const run = await runHangRecovery({ seed: 1, harnessFaults: new HarnessArming({ type: 'kind', kind: 'device-lost' }) });
+    const npu = byDriver(run, 'amdxdna');
+    expect(npu.deviceLost).toBe(true);
+    expect(npu.hungStatuses).toEqual([-19, -19]);
+    expect(npu.recoveryStatus).toBe(-19);
+    expect(byDriver(run, 'xe').recoveryStatus).toBe(1);
+    expect(hangVerdict(run, [{ label: 'hang-recovery', records: run.records }])).toMatchObject({ ok: true });
+    await checked(1, [{ type: 'kind', kind: 'device-lost' }]);
+  });
+});
+
+function byDriver(run: HangRecoveryRun, d: string): HangCase {
+  return run.cases.find((c) => c.driver === d)!;
+}

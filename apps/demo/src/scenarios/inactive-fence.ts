@@ -26,7 +26,7 @@ import { DepQueue } from '@dep/queue';
 import { MockJob } from '@dep/queue/testing';
 import { makeResult, newSim, queueStats, runMain } from '../result.js';
 import type { QueueStats, RunTrace, Scenario, ScenarioOptions, ScenarioResult } from './index.js';
-import { TracedEngine, submitJob } from './sim.js';
+import { MOCK_ENGINES_WHY, TracedEngine, submitJob } from './sim.js';
 
 const CLIENTS = { 'app-gfx': 'app', 'display-gfx': 'display' } as const;
 const FRAMES = 12;
@@ -129,6 +129,8 @@ async function runVariant(opts: ScenarioOptions, inactiveFences: boolean): Promi
 
 export const inactiveFenceScenario: Scenario = {
   name: 'inactive-fence',
+  faultKinds: ['alloc'],
+  faultKindsWhy: MOCK_ENGINES_WHY,
   summary: 'a submit failing between arm and push (rfc-designs E.2): a published, cancelled fence without INACTIVE; a silent drop with it',
   async run(opts): Promise<ScenarioResult> {
     const runs = [await runVariant(opts, false), await runVariant(opts, true)];

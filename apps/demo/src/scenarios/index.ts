@@ -161,6 +161,12 @@ export interface Scenario {
    */
   readonly faultKinds?: readonly FaultKind[];
   /**
+   * Why the kinds missing from {@link faultKinds} do not apply (one sentence, shown in the
+   * `--report` table's "not applied" column): `kernel` has no device to fault, the mock
+   * engines have no firmware, …
+   */
+  readonly faultKindsWhy?: string;
+  /**
    * Invariants (apps/demo/src/invariants/, by name) a run with these params breaks on
    * purpose, because breaking them is what the scenario demonstrates (the kernel
    * scenario's lockdep splat, `preempt-deadlock --ordering none`'s cycle). The harness does

@@ -1,6 +1,7 @@
 import {
   DelayedWork,
   GFP_KERNEL,
+  isDepError,
   MemoryTraceSink,
   Mutex,
   Runtime,
@@ -12,7 +13,7 @@ import {
   type TraceRecord,
 } from '@dep/kernel';
 import { judge, makeResult } from '../result.js';
-import type { Scenario, ScenarioOptions, ScenarioResult } from './index.js';
+import type { HarnessFaults, Scenario, ScenarioOptions, ScenarioResult } from './index.js';
 
 /**
  * The kernel runtime on its own, in virtual time: two workqueues (an ordered
@@ -23,14 +24,14 @@ import type { Scenario, ScenarioOptions, ScenarioResult } from './index.js';
  */
 export async function runKernelScenario(
   seed: number,
-  options: { readonly chaos?: boolean; readonly faults?: boolean } = {},
+  options: { readonly chaos?: boolean; readonly faults?: boolean; readonly harnessFaults?: HarnessFaults } = {},
 ): Promise<{ lines: string[]; reports: readonly Report[]; hash: string; deadlocked: boolean; records: readonly TraceRecord[]; chaos: boolean }> {
   const chaos = options.chaos ?? true;
   const rt = new Runtime({ seed, chaos, checks: 'warn', name: 'kernel-demo' });
   const trace = new MemoryTraceSink();
   rt.trace.attach(trace);
   // --faults: one allocation in five fails (seeded); the scenario's one GFP_KERNEL
-  // allocation then throws ENOMEM out of its work item.
+  // allocation then fails with ENOMEM and its work item unwinds.
   if (options.faults === true) rt.faults.failAlloc({ probability: 0.2, site: 'submit: grow dependency array' });
   const lines: string[] = [];
   const say = (line: string): void => {
@@ -41,6 +42,8 @@ export async function runKernelScenario(
   const cleanup = new Workqueue(rt, 'cleanup', { maxActive: 2, site: 'kernel scenario: cleanup wq' });
   const ringLock = new Mutex(rt, 'ring_lock');
   const vmLock = new Mutex(rt, 'vm_lock');
+  // Set-up done (the workqueues exist): the harness's allocation faults from here on.
+  options.harnessFaults?.arm(rt);
 
   let ticks = 0;
   const watchdog = new Timer(rt, (t) => {
@@ -73,8 +76,15 @@ export async function runKernelScenario(
   }, 'retire');
 
   // An allocation that may recurse into reclaim, on the queue reclaim waits for.
+  // Under faults the allocation fails (ENOMEM) and the work item unwinds: nothing was changed.
   const grow = new Work(() => {
-    rt.alloc(GFP_KERNEL, 'submit: grow dependency array');
+    try {
+      rt.alloc(GFP_KERNEL, 'submit: grow dependency array');
+    } catch (e) {
+      if (!isDepError(e, 'ENOMEM')) throw e;
+      say('grow: the GFP_KERNEL allocation failed (ENOMEM); the work item gives up, nothing changed');
+      return;
+    }
     say('grow: allocated with GFP_KERNEL on a WQ_MEM_RECLAIM worker');
   }, 'grow');
 
@@ -104,11 +114,14 @@ export const kernelScenario: Scenario = {
   summary: 'the runtime alone: two workqueues, a timer, lockdep catching an AB-BA order and a reclaim allocation',
   // The lockdep splats are the point; a seed that really deadlocks never destroys its workqueues.
   demonstrates: () => ['no-lockdep', 'no-leak'],
+  faultKinds: ['alloc'],
+  faultKindsWhy: 'the runtime alone, demonstrating lockdep: no device, firmware or context to hang, fault, kill or lose',
   async run(opts: ScenarioOptions): Promise<ScenarioResult> {
     const { seed, log, colors } = opts;
     const { lines, reports, deadlocked, records, chaos } = await runKernelScenario(seed, {
       ...(opts.chaos === undefined ? {} : { chaos: opts.chaos }),
       ...(opts.faults === undefined ? {} : { faults: opts.faults }),
+      ...(opts.harnessFaults === undefined ? {} : { harnessFaults: opts.harnessFaults }),
     });
     log(colors.dim('virtual time   task               event'));
     for (const line of lines) log(line);

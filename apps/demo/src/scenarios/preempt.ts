@@ -13,7 +13,7 @@ import { MemoryTraceSink, Runtime, type Report, type TraceRecord } from '@dep/ke
 import { evictionScenario, foreignResvScenario as foreignResvRun, type ScenarioDesign, type ScenarioResult as PreemptResult } from '@dep/fence-preempt/scenarios';
 import { judge, makeResult } from '../result.js';
 import '../trace-events.js';
-import type { QueueStats, RunTrace, Scenario, ScenarioOptions, ScenarioParam, ScenarioResult, Verdict } from './index.js';
+import type { FaultKind, QueueStats, RunTrace, Scenario, ScenarioOptions, ScenarioParam, ScenarioResult, Verdict } from './index.js';
 
 /** The designs the demo runs: both RFC orderings, no ordering, and Christian's push-style manager. */
 export const DESIGNS: readonly ScenarioDesign[] = ['none', 'slot', 'gate', 'manager'];
@@ -182,8 +182,14 @@ async function runPreempt(name: string, fn: typeof evictionScenario, opts: Scena
   });
 }
 
+/** The preempt scenarios' world (@dep/fence-preempt) is a model VM and TTM without a device: allocations are all it can fail. */
+const PREEMPT_FAULT_KINDS: readonly FaultKind[] = ['alloc'];
+const PREEMPT_WHY = 'a model VM, queue and TTM (@dep/fence-preempt/scenarios) without hw-sim: no firmware, page fault, context kill or device to lose';
+
 export const preemptDeadlockScenario: Scenario = {
   name: 'preempt-deadlock',
+  faultKinds: PREEMPT_FAULT_KINDS,
+  faultKindsWhy: PREEMPT_WHY,
   summary: "the RFC's preempt-fence deadlock (B.2): eviction waits for a user fence whose writer the preempt fence suspends",
   params: [orderingParam('none')],
   run: (opts) => runPreempt('preempt-deadlock', evictionScenario, opts),
@@ -191,6 +197,8 @@ export const preemptDeadlockScenario: Scenario = {
 
 export const foreignResvScenario: Scenario = {
   name: 'foreign-resv',
+  faultKinds: PREEMPT_FAULT_KINDS,
+  faultKindsWhy: PREEMPT_WHY,
   summary: "B.3: the user fence reaches another client's resv through a syncobj — only the gate design survives",
   params: [orderingParam('all')],
   run: (opts) => runPreempt('foreign-resv', foreignResvRun, opts),

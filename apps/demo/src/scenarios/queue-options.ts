@@ -9,6 +9,7 @@
  */
 import { percentile, makeResult, queueStats, traceEnd } from '../result.js';
 import type { Comparison, QueueStats, RunTrace, Scenario, ScenarioOptions, ScenarioParam, ScenarioResult } from './index.js';
+import { MOCK_ENGINES_WHY } from './sim.js';
 import { CLIENTS, planWorkload, runWorkload, type WorkloadRun } from './workload.js';
 
 const FRAMES: ScenarioParam = {
@@ -92,6 +93,8 @@ function queueStat(run: WorkloadRun, queue: string): WorkloadRun['queues'][numbe
 
 export const bypassVsWorkerScenario: Scenario = {
   name: 'bypass-vs-worker',
+  faultKinds: ['alloc'],
+  faultKindsWhy: MOCK_ENGINES_WHY,
   summary: 'the submit-worker bypass (rfc-designs E.3): one workload with and without it, work items and latency side by side',
   params: [FRAMES],
   run(opts) {
@@ -128,6 +131,8 @@ export const bypassVsWorkerScenario: Scenario = {
 
 export const irqPutScenario: Scenario = {
   name: 'irq-put',
+  faultKinds: ['alloc'],
+  faultKindsWhy: MOCK_ENGINES_WHY,
   summary: 'IRQ-safe job put (rfc-designs E.1): one workload retiring jobs in the fence callback vs a put worker',
   params: [FRAMES],
   run(opts) {

@@ -57,6 +57,13 @@ export class TracedEngine {
   }
 }
 
+/**
+ * Why the mock-engine scenarios take only `alloc` from the harness (their `faultKindsWhy`):
+ * the mock hardware of `@dep/queue/testing` has no firmware, page faults or device to lose,
+ * and never hangs on its own.
+ */
+export const MOCK_ENGINES_WHY = 'mock engines (@dep/queue/testing): no firmware to fail, no page faults, no hang injection, no device to lose';
+
 /** A job to submit: hardware duration, credits, dependencies (references are taken here). */
 export interface SubmitSpec {
   readonly duration?: number;

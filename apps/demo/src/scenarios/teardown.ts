@@ -15,7 +15,7 @@ import { DepQueue, type DepTeardown } from '@dep/queue';
 import type { MockJob } from '@dep/queue/testing';
 import { makeResult, newSim, queueStats, runMain } from '../result.js';
 import type { QueueStats, RunTrace, Scenario, ScenarioOptions, ScenarioResult } from './index.js';
-import { TracedEngine, submitJob } from './sim.js';
+import { MOCK_ENGINES_WHY, TracedEngine, submitJob } from './sim.js';
 
 const CLIENTS = { 'game-gfx': 'game', 'comp-gfx': 'compositor' } as const;
 const ECANCELED = -125;
@@ -107,6 +107,8 @@ async function runVariant(opts: ScenarioOptions, teardown: DepTeardown): Promise
 
 export const teardownUnderLoadScenario: Scenario = {
   name: 'teardown-under-load',
+  faultKinds: ['alloc'],
+  faultKindsWhy: `${MOCK_ENGINES_WHY}; tearing down under load is the scenario itself`,
   summary: 'a queue destroyed with jobs on the hardware, queued and waiting (rfc-designs E.4): sync vs async teardown',
   async run(opts): Promise<ScenarioResult> {
     const runs = [await runVariant(opts, 'sync'), await runVariant(opts, 'async')];
