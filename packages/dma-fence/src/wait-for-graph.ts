@@ -138,12 +138,13 @@ class NodeSlot extends ReturnsObject {
 }
 
 /**
- * The edge made last (with its two nodes and their slot-stamped fences), kept so that
+ * A recently made edge (with its two nodes and their slot-stamped fences), kept so that
  * these hidden classes always have a live instance: V8 collects a hidden class no live
  * object has at a full GC and deoptimizes the code that embeds it, and the graph empties
- * between bursts (decision 0202). Keeps one edge alive.
+ * between bursts (decision 0202). Sampled (every 64th edge): a store into this long-lived
+ * holder per edge would cost more than it saves. Keeps one edge alive.
  */
-const keepAlive: { edge: Edge | null } = { edge: null };
+const keepAlive: { made: number; edge: Edge | null } = { made: 0, edge: null };
 
 const GRAPH_KEY = Symbol('@dep/dma-fence:wait-for-graph');
 
@@ -187,7 +188,7 @@ class WaitForGraph {
     const w = this.#node(waiter, true);
     const e = this.#node(waitee, false);
     const edge = new Edge(w, e, reason);
-    keepAlive.edge = edge;
+    if ((keepAlive.made = (keepAlive.made + 1) & 63) === 0) keepAlive.edge = edge;
     const cycle = w === e ? [] : this.#order(w, e);
     if (cycle !== null) {
       // Keep the edge for the watchdog, outside the order.

@@ -304,14 +304,15 @@ class LockChain {
 }
 
 /**
- * The held entry made last, kept so that HeldEntry's hidden class always has a live
+ * A recently made held entry (every 64th: a store of each new entry into this long-lived
+ * holder costs more than it saves), kept so that HeldEntry's hidden class always has a live
  * instance: V8 collects a hidden class no live object has at a full GC and deoptimizes the
  * code that embeds it, so with every entry released (the common state between bursts of
  * locking) each full GC would send the locking paths back through deoptimization and
  * re-optimization (measured: ≈ 3× the cost of a lock/unlock for the next 1e5 of them).
  * Keeps at most one entry (its lock and class) alive.
  */
-const keepAlive: { held: HeldEntry | null } = { held: null };
+const keepAlive: { made: number; held: HeldEntry | null } = { made: 0, held: null };
 
 /** The chain key of one acquisition: class, read mode, trylock, irqs off, context. */
 function chainKey(cls: LockClass, readMode: 0 | 1 | 2, trylock: boolean, irqsOff: boolean, context: ExecContext): number {
@@ -419,7 +420,7 @@ export class Lockdep {
       // another class) is still check_deadlock's, so that goes the slow way
       if (hit !== undefined && (trylock || !holdsInstance(held, lock))) {
         const h = new HeldEntry(node, lock, sleeping, readMode, trylock, irqsOff, hit, depth);
-        keepAlive.held = h;
+        if ((keepAlive.made = (keepAlive.made + 1) & 63) === 0) keepAlive.held = h;
         held.push(h);
         return;
       }
@@ -460,7 +461,7 @@ export class Lockdep {
 
     // a clean validation on a cached chain is cached (lookup_chain_cache_add)
     if (parent !== null && !nested && pending.length === 0) entry.chain = parent.child(key);
-    keepAlive.held = entry;
+    if ((keepAlive.made = (keepAlive.made + 1) & 63) === 0) keepAlive.held = entry;
     held.push(entry);
     this.#emit(pending);
   }

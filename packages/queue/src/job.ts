@@ -55,13 +55,14 @@ function describeFenceArg(f: unknown): string {
 }
 
 /**
- * The job made last, kept so that the hidden class of jobs (and, in checked mode, of their
+ * A recently made job, kept so that the hidden class of jobs (and, in checked mode, of their
  * lifetime entries) always has a live instance: V8 collects a hidden class no live object
  * has at a full GC and deoptimizes every function that embeds it, so when every job of a
  * burst is freed each full GC would send the submit path back through deoptimization
- * (decision 0516). Keeps one job (and so its queue) reachable until the next job is made.
+ * (decision 0516). Sampled (every 64th job): a store of every new job into this long-lived
+ * holder costs more than it saves. Keeps one job (and so its queue) reachable.
  */
-const keepAlive: { job: DepJob | null } = { job: null };
+const keepAlive: { made: number; job: DepJob | null } = { made: 0, job: null };
 
 /**
  * `struct drm_dep_job`: one unit of work for a {@link DepQueue}. Drivers embed it by
@@ -149,7 +150,7 @@ export class DepJob {
     this._token = rt.checks === 'off' ? null : rt.lifetimes.track(this, 'drm_dep_job', queue._jobSite);
     if (queue.scheduledFenceEnabled) (this._x ??= newExtras()).sched = new DepFence(this);
     queue._jobInit(this);
-    keepAlive.job = this;
+    if ((keepAlive.made = (keepAlive.made + 1) & 63) === 0) keepAlive.job = this;
   }
 
   // --- queries -----------------------------------------------------------------------
