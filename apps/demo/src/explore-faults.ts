@@ -152,6 +152,8 @@ export class HarnessArming implements HarnessFaults {
     this.kinds = run.type === 'kind' || run.type === 'site' ? [run.kind] : [];
   }
 
+  readonly #fired: string[] = [];
+
   /** Runtimes armed so far. */
   get runtimes(): number {
     return this.#armed.length;
@@ -185,9 +187,18 @@ export class HarnessArming implements HarnessFaults {
     return out;
   }
 
-  /** Faults injected after arming, over every runtime. */
+  fired(what: string): void {
+    this.#fired.push(what);
+  }
+
+  /** Faults the scenario injected itself ({@link fired}), in order. */
+  get scenarioFired(): readonly string[] {
+    return this.#fired;
+  }
+
+  /** Faults injected after arming, over every runtime, and by the scenario itself. */
   injected(): number {
-    let n = 0;
+    let n = this.#fired.length;
     for (const { rt, injectedBefore } of this.#armed) n += rt.faults.injected.length - injectedBefore;
     return n;
   }

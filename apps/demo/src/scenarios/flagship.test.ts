@@ -155,6 +155,7 @@ describe('flagship under the harness faults: the clients ride them out, every ru
       expect(o.ok, label).toBe(true);
       expect(o.violations, label).toEqual([]);
       expect(o.events, `${label}: the invariants ran over a trace`).toBeGreaterThan(0);
+      expect(o.injected, `${label}: the fault fired`).toBeGreaterThan(0);
     }
     return out;
   }

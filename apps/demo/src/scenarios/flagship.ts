@@ -212,12 +212,14 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
       if (kinds.includes('kill')) {
         const victim = FLAGSHIP_CLIENTS[opts.seed % FLAGSHIP_CLIENTS.length]!;
         injected.push(`kill ${victim}`);
+        opts.harnessFaults?.fired(`kill ${victim}`);
         note(`fault: ${victim}'s ${victim === 'npu' ? 'context' : victim === 'render' ? 'group' : 'exec queue'} destroyed with work in flight (kill)`, 'fault');
         await recover(victim);
         recoveries.push(`${victim}@${FAULT_FRAME}`);
       }
       if (kinds.includes('teardown')) {
         injected.push('teardown npu');
+        opts.harnessFaults?.fired('teardown npu');
         note('fault: the NPU client closes its file with work in flight (teardown), then opens a new one and re-imports the shared buffers', 'fault');
         await npu.file.close();
         npu = await npuClient(amdxdna);
@@ -230,6 +232,7 @@ export async function runFlagship(opts: Pick<ScenarioOptions, 'seed' | 'chaos' |
       }
       if (kinds.includes('device-lost')) {
         injected.push('device-lost npu');
+        opts.harnessFaults?.fired('device-lost npu');
         note('fault: the NPU is lost (hw-sim device lost) with work in flight', 'fault');
         amdxdna.npu.lose('harness: device lost');
       }

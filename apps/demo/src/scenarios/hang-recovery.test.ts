@@ -120,6 +120,7 @@ describe('hang-recovery under the harness faults: both clients ride them out, ev
       expect(o.violations, label).toEqual([]);
       expect(o.armed, `${label}: the harness armed the runtime`).toBe(1);
       expect(o.events, `${label}: the invariants ran over a trace`).toBeGreaterThan(0);
+      expect(o.injected, `${label}: the fault fired`).toBeGreaterThan(0);
     }
     return out;
   }

@@ -56,6 +56,7 @@ export async function runHangRecovery(opts: Pick<ScenarioOptions, 'seed' | 'chao
       ),
     );
     for (const t of tasks) cases.push(await t.join());
+    for (const c of cases) for (const what of c.injected) opts.harnessFaults?.fired(what);
     await rt.sleep(1);
     await finiDevices(devices);
   });

@@ -75,6 +75,8 @@ export interface HarnessFaults {
   readonly kinds: readonly FaultKind[];
   /** Install the harness's fault rules on `rt` (process context, before the faulted work). */
   arm(rt: Runtime): void;
+  /** The scenario injected one of its own {@link kinds} (`what`: `kill compute`, …): counted as a fired fault. */
+  fired(what: string): void;
 }
 
 /** Per client and queue: what the summary table shows. */
