@@ -74,6 +74,9 @@ export interface CaseEnv {
   readonly kinds?: readonly FaultKind[];
 }
 
+/** amdxdna refuses a submit to a dead context (device lost, failed re-creation) with EINVAL. */
+const NPU_LOST: readonly ErrnoName[] = ['EINVAL'];
+
 /** Recovery attempts of the hung client (each on a re-created context) before it gives up. */
 export const RECOVERY_ATTEMPTS = 4;
 
@@ -81,13 +84,14 @@ export const RECOVERY_ATTEMPTS = 4;
  * A client's submit under faults: a resource error retries it, a lost context is
  * re-created (`recreate`, itself retried on resource errors) and the submit retried; at
  * most `attempts` tries, then the last error propagates, as does any other error.
+ * `extraLost`: the driver's own "context is gone" errnos (amdxdna: EINVAL for a dead context).
  */
-async function submitRiding(submit: () => Promise<Fence>, recreate: () => Promise<void>, attempts = 5): Promise<Fence> {
+async function submitRiding(submit: () => Promise<Fence>, recreate: () => Promise<void>, extraLost: readonly ErrnoName[] = [], attempts = 5): Promise<Fence> {
   for (let i = 1; ; i++) {
     try {
       return await submit();
     } catch (e) {
-      const action = clientAction(e, ['EINVAL']);
+      const action = clientAction(e, extraLost);
       if (action === null || i >= attempts) throw e;
       if (action === 'lost') await retryDropped(recreate);
     }
@@ -100,10 +104,10 @@ async function submitRiding(submit: () => Promise<Fence>, recreate: () => Promis
  * the new context) re-creates and retries, {@link RECOVERY_ATTEMPTS} times at most.
  * Returns the last job's fence, signalled.
  */
-async function recoverAndRun(submit: () => Promise<Fence>, recreate: () => Promise<void>, first: boolean): Promise<Fence> {
+async function recoverAndRun(submit: () => Promise<Fence>, recreate: () => Promise<void>, first: boolean, extraLost: readonly ErrnoName[] = []): Promise<Fence> {
   if (first) await retryDropped(recreate);
   for (let i = 1; ; i++) {
-    const f = await submitRiding(submit, recreate);
+    const f = await submitRiding(submit, recreate, extraLost);
     await f.wait();
     if (f.getStatus() === 1 || i >= RECOVERY_ATTEMPTS) return f;
     f.put();
@@ -375,7 +379,7 @@ export async function amdxdnaHangCase(rt: Runtime, dev: AmdxdnaDevice, note: Not
   let recovered = false;
   const okSubmit = async (units: number): Promise<Fence | null> => {
     try {
-      return await submitRiding(() => npuSubmit(ok.file, ok.hwctx, okCmd, units), recreateOk);
+      return await submitRiding(() => npuSubmit(ok.file, ok.hwctx, okCmd, units), recreateOk, NPU_LOST);
     } catch (e) {
       if (!isDepError(e, 'ENODEV')) throw e;
       return null; // the device is lost: no context can be made any more
@@ -385,7 +389,7 @@ export async function amdxdnaHangCase(rt: Runtime, dev: AmdxdnaDevice, note: Not
 
   dev.npu.faults.hang({ site: hw.name, nth: 1 });
   note(`amdxdna: ${hw.name}'s next command hangs`, 'fault');
-  const pending = [await submitRiding(() => npuSubmit(hung.file, hung.hwctx, cmds[0]!, 5), recreateHung), await submitRiding(() => npuSubmit(hung.file, hung.hwctx, cmds[1]!, 5), recreateHung)];
+  const pending = [await submitRiding(() => npuSubmit(hung.file, hung.hwctx, cmds[0]!, 5), recreateHung, NPU_LOST), await submitRiding(() => npuSubmit(hung.file, hung.hwctx, cmds[1]!, 5), recreateHung, NPU_LOST)];
   if (kinds.includes('device-lost')) {
     injected.push('device-lost npu');
     note('fault: the NPU is lost with the hung command in flight (device lost)', 'fault');
@@ -406,7 +410,7 @@ export async function amdxdnaHangCase(rt: Runtime, dev: AmdxdnaDevice, note: Not
   let recoveryStatus: number;
   let recoveredAt: number;
   try {
-    const again = await recoverAndRun(() => npuSubmit(hung.file, hung.hwctx, cmds[0]!, 5), recreateHung, false);
+    const again = await recoverAndRun(() => npuSubmit(hung.file, hung.hwctx, cmds[0]!, 5), recreateHung, false, NPU_LOST);
     recoveredAt = again.timestamp();
     recoveryStatus = await settle(again);
     note(`amdxdna: the re-created context ran the next command (${recoveryStatus})`, 'event');
