@@ -243,9 +243,6 @@ export class DmaFence implements Fence {
     this._lockClass = null;
     if ((flags & F_LOCK_CLASS) !== 0) setLockClass(this, options!.lockClass!);
     if (rt.trace.enabled) traceEvent(this, 'dma_fence:init');
-    // every 64th fence and the one after it (two: fences of two classes often alternate)
-    const made = (keepAlive.made = (keepAlive.made + 1) & 63);
-    if (made < 2) keepAlive.fences[made] = this;
   }
 
   /** `dma_fence_init(fence, ops, NULL, context, seqno)` on a fence made without arguments. Returns the fence. */
@@ -843,16 +840,6 @@ export class DmaFence implements Fence {
     }
   }
 }
-
-/**
- * Two recently made fences, kept so that the hidden classes of fences always have a live
- * instance: V8 collects a hidden class no live object has at a full GC and deoptimizes
- * every function that embeds it, so when every fence of a burst is gone each full GC would
- * send the fence paths back through deoptimization (measured in the queue benchmark: every
- * hot fence function, at every GC). Sampled (every 64th fence and the next one), because
- * storing every new fence into this long-lived holder costs ≈ 30 ns a fence (decision 0202).
- */
-const keepAlive: { made: number; fences: [DmaFence | null, DmaFence | null] } = { made: 0, fences: [null, null] };
 
 /** The last ops object that passed {@link checkOps} (ops are shared, so this is nearly always a hit). */
 let lastOps: unknown = null;

@@ -137,15 +137,6 @@ class NodeSlot extends ReturnsObject {
   }
 }
 
-/**
- * A recently made edge (with its two nodes and their slot-stamped fences), kept so that
- * these hidden classes always have a live instance: V8 collects a hidden class no live
- * object has at a full GC and deoptimizes the code that embeds it, and the graph empties
- * between bursts (decision 0202). Sampled (every 64th edge): a store into this long-lived
- * holder per edge would cost more than it saves. Keeps one edge alive.
- */
-const keepAlive: { made: number; edge: Edge | null } = { made: 0, edge: null };
-
 const GRAPH_KEY = Symbol('@dep/dma-fence:wait-for-graph');
 
 /** Per-runtime wait-for graph (checked mode). */
@@ -188,7 +179,6 @@ class WaitForGraph {
     const w = this.#node(waiter, true);
     const e = this.#node(waitee, false);
     const edge = new Edge(w, e, reason);
-    if ((keepAlive.made = (keepAlive.made + 1) & 63) === 0) keepAlive.edge = edge;
     const cycle = w === e ? [] : this.#order(w, e);
     if (cycle !== null) {
       // Keep the edge for the watchdog, outside the order.

@@ -304,15 +304,23 @@ class LockChain {
 }
 
 /**
- * A recently made held entry (every 64th: a store of each new entry into this long-lived
- * holder costs more than it saves), kept so that HeldEntry's hidden class always has a live
+ * A copy of a recently made held entry (every 64th; holding a sentinel, not the real
+ * lock, so no user object is kept), kept so that HeldEntry's hidden class always has a live
  * instance: V8 collects a hidden class no live object has at a full GC and deoptimizes the
  * code that embeds it, so with every entry released (the common state between bursts of
  * locking) each full GC would send the locking paths back through deoptimization and
  * re-optimization (measured: ≈ 3× the cost of a lock/unlock for the next 1e5 of them).
- * Keeps at most one entry (its lock and class) alive.
+ * Keeps one entry (its class, and so its lockdep) alive.
  */
 const keepAlive: { made: number; held: HeldEntry | null } = { made: 0, held: null };
+
+/** The lock object of a kept entry: the entry must not keep a real lock (and what hangs off it) alive. */
+const SENTINEL_LOCK: object = Object.freeze({ name: 'lockdep keep-alive sentinel' });
+
+/** A copy of `h` (same hidden class) holding no real lock. */
+function sentinelOf(h: HeldEntry): HeldEntry {
+  return new HeldEntry(h.cls, SENTINEL_LOCK, h.sleeping, h.readMode, h.trylock, h.irqsOff, h.chain, h.depth);
+}
 
 /** The chain key of one acquisition: class, read mode, trylock, irqs off, context. */
 function chainKey(cls: LockClass, readMode: 0 | 1 | 2, trylock: boolean, irqsOff: boolean, context: ExecContext): number {
@@ -420,7 +428,7 @@ export class Lockdep {
       // another class) is still check_deadlock's, so that goes the slow way
       if (hit !== undefined && (trylock || !holdsInstance(held, lock))) {
         const h = new HeldEntry(node, lock, sleeping, readMode, trylock, irqsOff, hit, depth);
-        if ((keepAlive.made = (keepAlive.made + 1) & 63) === 0) keepAlive.held = h;
+        if ((keepAlive.made = (keepAlive.made + 1) & 63) === 0) keepAlive.held = sentinelOf(h);
         held.push(h);
         return;
       }
@@ -461,7 +469,7 @@ export class Lockdep {
 
     // a clean validation on a cached chain is cached (lookup_chain_cache_add)
     if (parent !== null && !nested && pending.length === 0) entry.chain = parent.child(key);
-    if ((keepAlive.made = (keepAlive.made + 1) & 63) === 0) keepAlive.held = entry;
+    if ((keepAlive.made = (keepAlive.made + 1) & 63) === 0) keepAlive.held = sentinelOf(entry);
     held.push(entry);
     this.#emit(pending);
   }

@@ -55,16 +55,6 @@ function describeFenceArg(f: unknown): string {
 }
 
 /**
- * A recently made job, kept so that the hidden class of jobs (and, in checked mode, of their
- * lifetime entries) always has a live instance: V8 collects a hidden class no live object
- * has at a full GC and deoptimizes every function that embeds it, so when every job of a
- * burst is freed each full GC would send the submit path back through deoptimization
- * (decision 0516). Sampled (every 64th job): a store of every new job into this long-lived
- * holder costs more than it saves. Keeps one job (and so its queue) reachable.
- */
-const keepAlive: { made: number; job: DepJob | null } = { made: 0, job: null };
-
-/**
  * `struct drm_dep_job`: one unit of work for a {@link DepQueue}. Drivers embed it by
  * subclassing (`class XeJob extends DepJob`), as the kernel embeds `drm_dep_job` in the
  * driver's job struct.
@@ -150,7 +140,6 @@ export class DepJob {
     this._token = rt.checks === 'off' ? null : rt.lifetimes.track(this, 'drm_dep_job', queue._jobSite);
     if (queue.scheduledFenceEnabled) (this._x ??= newExtras()).sched = new DepFence(this);
     queue._jobInit(this);
-    if ((keepAlive.made = (keepAlive.made + 1) & 63) === 0) keepAlive.job = this;
   }
 
   // --- queries -----------------------------------------------------------------------
