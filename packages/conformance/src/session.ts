@@ -5,7 +5,7 @@
  * every client, `fini()` the device, run until idle, `rt.shutdown()` — and the reports.
  */
 import { fenceLabel, type Fence } from '@dep/dma-fence';
-import { isDepError, Runtime, type ErrnoName, type Report, type ReportKind } from '@dep/kernel';
+import { Runtime, type Report, type ReportKind } from '@dep/kernel';
 import type { ConformanceAdapter, ConformanceClient, ConformanceDevice, ConformanceQueue, JobSpec } from './adapter.js';
 import { CheckFailure, type CheckContext } from './check.js';
 
@@ -51,17 +51,6 @@ export function describeReports(reports: readonly Report[]): string[] {
 export function expectNoReports(reports: readonly Report[], what: string, kinds?: readonly ReportKind[]): void {
   const bad = kinds === undefined ? reports : reports.filter((r) => kinds.includes(r.kind));
   if (bad.length > 0) throw new CheckFailure(`${what}: ${bad.length} report(s) — ${bad[0]!.kind}: ${bad[0]!.message}`, describeReports(bad));
-}
-
-/** The errno a call fails with (null when it succeeds); non-DepError exceptions propagate. */
-export async function errnoOf(p: Promise<unknown>): Promise<ErrnoName | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    if (isDepError(e)) return e.code;
-    throw e;
-  }
 }
 
 /**

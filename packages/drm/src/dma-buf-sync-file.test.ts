@@ -4,7 +4,7 @@
 // and the device as they were, and the Mesa round trip across two devices.
 import { SyncFile, unwrapForEach, type DmaFence, type Fence } from '@dep/dma-fence';
 import { DmaResvUsage } from '@dep/dma-resv';
-import { isDepError, type ErrnoName, type Runtime } from '@dep/kernel';
+import { errnoOf, type Runtime } from '@dep/kernel';
 import { describe, expect, it } from 'vitest';
 import { newFence, secondDevice, setup } from './__fixtures__/setup.js';
 import { DMA_BUF_EXPORT_SYNC_FILE, DMA_BUF_IMPORT_SYNC_FILE, DmaBufSyncFlags } from './dma-buf-sync-file.js';
@@ -12,16 +12,6 @@ import type { DrmFile } from './file.js';
 import type { DmaBufFd } from './prime.js';
 
 const { READ, WRITE, RW } = DmaBufSyncFlags;
-
-async function errnoOf(p: Promise<unknown>): Promise<ErrnoName | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    if (isDepError(e)) return e.code;
-    throw e;
-  }
-}
 
 function nonWarn(reports: readonly { kind: string }[]): unknown[] {
   return reports.filter((r) => r.kind !== 'warn');

@@ -1,7 +1,7 @@
 // The file: close semantics (EBADF at once, release deferred past ioctls in flight), a
 // driver's subclasses (own table, own ioctl through the validator, postclose), features,
 // and the drm:* tracepoints (emitted only while tracing).
-import { MemoryTraceSink, isDepError, type ErrnoName } from '@dep/kernel';
+import { errnoOf, MemoryTraceSink } from '@dep/kernel';
 import { describe, expect, it } from 'vitest';
 import { newFence, setup } from './__fixtures__/setup.js';
 import { DrmDevice } from './device.js';
@@ -9,16 +9,6 @@ import { DrmFile } from './file.js';
 import { OutSyncs } from './submit.js';
 import { DRM_TIMEOUT_INFINITE } from './uapi.js';
 import { defineIoctl, flags, handle, pad, u32 } from './validate.js';
-
-async function errnoOf(p: Promise<unknown>): Promise<ErrnoName | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    if (isDepError(e)) return e.code;
-    throw e;
-  }
-}
 
 describe('close', () => {
   it('EBADF at once for new ioctls; the release waits for the ioctl in flight', async () => {

@@ -1,6 +1,6 @@
 // GEM objects and their handles: create/close, refcounts and lifetimes, per-file isolation,
 // flink/open, PRIME export/import within and across devices, fault injection.
-import { DepError, isDepError, type ErrnoName } from '@dep/kernel';
+import { DepError, errnoOf } from '@dep/kernel';
 import { describe, expect, it } from 'vitest';
 import { newFence, secondDevice, setup } from './__fixtures__/setup.js';
 import { GemObject } from './gem.js';
@@ -8,16 +8,6 @@ import { GpuVm } from './gpuvm.js';
 import { DmaBufFd } from './prime.js';
 import { DRM_CLOEXEC, DRM_RDWR, GemCreateFlags } from './uapi.js';
 import { DmaResvUsage } from '@dep/dma-resv';
-
-async function errnoOf(p: Promise<unknown>): Promise<ErrnoName | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    if (isDepError(e)) return e.code;
-    throw e;
-  }
-}
 
 function nonWarn(reports: readonly { kind: string }[]): unknown[] {
   return reports.filter((r) => r.kind !== 'warn');

@@ -3,7 +3,7 @@
 // WAIT_AVAILABLE, deadlines, interrupts), reset, signal, timeline signal/query/transfer,
 // driver features, fault injection.
 import { DmaFence, SyncFile, Syncobj, SyncobjQueryFlags, SyncobjWaitFlags, contextAlloc, toDmaFenceChain, type DmaFenceOps } from '@dep/dma-fence';
-import { isDepError, type ErrnoName } from '@dep/kernel';
+import { errnoOf, isDepError } from '@dep/kernel';
 import { describe, expect, it } from 'vitest';
 import { newFence, setup, timelineFences } from './__fixtures__/setup.js';
 import type { DrmFile } from './file.js';
@@ -13,16 +13,6 @@ import { DRM_TIMEOUT_INFINITE, SyncobjFdToHandleFlags, SyncobjHandleToFdFlags, a
 import { U32_MAX } from './validate.js';
 
 const { WAIT_ALL, WAIT_FOR_SUBMIT, WAIT_AVAILABLE, WAIT_DEADLINE } = SyncobjWaitFlags;
-
-async function errnoOf(p: Promise<unknown>): Promise<ErrnoName | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    if (isDepError(e)) return e.code;
-    throw e;
-  }
-}
 
 /** Install `fence` into the syncobj `handle` of `file` the way a driver's submit does. */
 function install(file: DrmFile, handle: number, fence: DmaFence, point = 0n): void {

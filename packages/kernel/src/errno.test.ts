@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DepError, ERRNO, errnoName, isDepError, isErrorValue, MAX_ERRNO } from './index.js';
+import { DepError, ERRNO, errnoName, errnoOf, isDepError, isErrorValue, MAX_ERRNO } from './index.js';
 
 describe('errno table', () => {
   it('has Linux names and numbers', () => {
@@ -57,5 +57,14 @@ describe('DepError', () => {
   it('builds from an errno value and refuses values Linux does not define', () => {
     expect(DepError.fromErrno(-62, 'late').code).toBe('ETIME');
     expect(() => DepError.fromErrno(-41, 'x')).toThrow(/not a Linux errno/);
+  });
+});
+
+describe('errnoOf', () => {
+  it('null when the call fulfilled, the DepError code when it rejected with one; other rejections propagate', async () => {
+    expect(await errnoOf(Promise.resolve(3))).toBeNull();
+    expect(await errnoOf(Promise.reject(new DepError('ENOENT', 'no such handle')))).toBe('ENOENT');
+    const bug = new TypeError('not an errno');
+    await expect(errnoOf(Promise.reject(bug))).rejects.toBe(bug);
   });
 });

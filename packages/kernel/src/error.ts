@@ -43,3 +43,19 @@ export function isDepError(e: unknown, code?: ErrnoName): e is DepError {
   if (typeof e !== 'object' || e === null || (e as Record<symbol, unknown>)[DEP_ERROR] !== true) return false;
   return code === undefined || (e as DepError).code === code;
 }
+
+/**
+ * Awaits `p` and says how it ended in errno terms: `null` when it fulfilled, the code of the
+ * {@link DepError} it rejected with otherwise. Anything else it rejects with (a bug, not an
+ * errno) is rethrown. For callers that branch on the errno of an ioctl-shaped call — tests
+ * asserting `EINVAL`, a client telling `ENOMEM` from a lost context — without a try/catch.
+ */
+export async function errnoOf(p: PromiseLike<unknown>): Promise<ErrnoName | null> {
+  try {
+    await p;
+    return null;
+  } catch (e) {
+    if (isDepError(e)) return e.code;
+    throw e;
+  }
+}

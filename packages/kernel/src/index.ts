@@ -1,5 +1,5 @@
 export { ERRNO, MAX_ERRNO, errnoName, isErrorValue, type ErrnoName } from './errno.js';
-export { DepError, isDepError, type DepErrorOptions } from './error.js';
+export { DepError, errnoOf, isDepError, type DepErrorOptions } from './error.js';
 export {
   DepWarning,
   ReportSink,

@@ -28,7 +28,7 @@ import type { Fence } from '@dep/dma-fence';
 import { ErtCmdState, getCmdState, writeCommand, type AmdxdnaDevice, type AmdxdnaFile } from '@dep/driver-amdxdna';
 import { PanthorGroupState, type PanthorDevice, type PanthorFile } from '@dep/driver-panthor';
 import { XE_SYNC_FLAG_SIGNAL, XeEngineClass, XeSyncType, type XeDevice, type XeExecQueue, type XeFile } from '@dep/driver-xe';
-import { isDepError, type ErrnoName, type Runtime } from '@dep/kernel';
+import { errnoOf, isDepError, type ErrnoName, type Runtime } from '@dep/kernel';
 import { clientAction, retryDropped } from './client-errors.js';
 import { createPanthorGroup, recreateNpuContext, recreatePanthorGroup, recreateXeQueue, type NpuClientState, type PanthorClientState, type XeClientState } from './client-recovery.js';
 import type { FaultKind } from './index.js';
@@ -112,17 +112,6 @@ async function recoverAndRun(submit: () => Promise<Fence>, recreate: () => Promi
     if (f.getStatus() === 1 || i >= RECOVERY_ATTEMPTS) return f;
     f.put();
     await retryDropped(recreate);
-  }
-}
-
-/** The errno a call failed with, or null when it succeeded. */
-async function errnoOf(p: Promise<unknown>): Promise<ErrnoName | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    if (isDepError(e)) return e.code;
-    throw e;
   }
 }
 

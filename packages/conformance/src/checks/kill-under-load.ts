@@ -1,3 +1,4 @@
+import { errnoOf } from '@dep/kernel';
 /**
  * kill-under-load: killing a context while its jobs are queued and running signals every
  * one of its fences — the ones that finished with status 1, every later one with an
@@ -8,7 +9,7 @@
 import { fenceLabel } from '@dep/dma-fence';
 import { CheckFailure, expectThat, type ConformanceCheck } from '../check.js';
 import { sameSnapshot } from '../snapshot.js';
-import { errnoOf, expectNoReports, runSession } from '../session.js';
+import { expectNoReports, runSession } from '../session.js';
 import { openQueues, startLoad } from '../workload.js';
 
 export const killUnderLoad: ConformanceCheck = {

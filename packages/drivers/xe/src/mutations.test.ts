@@ -3,7 +3,7 @@
 // fields, bad pointers, handles naming nothing): the schema's errno (or ENOENT for a handle
 // naming nothing), and the device unchanged.
 import type { IoctlSchema, Fields } from '@dep/drm';
-import { isDepError, type ErrnoName } from '@dep/kernel';
+import { errnoOf } from '@dep/kernel';
 import { describe, expect, it } from 'vitest';
 import { BO_VA, client, setup, teardown } from './__fixtures__/setup.js';
 import type { XeFile } from './file.js';
@@ -24,16 +24,6 @@ interface Case {
   readonly schema: IoctlSchema<Fields>;
   readonly valid: Record<string, unknown>;
   readonly call: (f: XeFile, args: never) => Promise<unknown>;
-}
-
-async function errnoOf(p: Promise<unknown>): Promise<ErrnoName | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    if (isDepError(e)) return e.code;
-    throw e;
-  }
 }
 
 describe('schema mutations', () => {

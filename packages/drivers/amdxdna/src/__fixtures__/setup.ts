@@ -1,4 +1,4 @@
-import { Runtime, isDepError, type ErrnoName } from '@dep/kernel';
+import { Runtime } from '@dep/kernel';
 import type { AieConfig } from '@dep/hw-sim';
 import { AmdxdnaDevice } from '../device.js';
 import type { AmdxdnaFile } from '../file.js';
@@ -28,15 +28,7 @@ export async function cmdBo(f: AmdxdnaFile, units: number, opcode?: number): Pro
   return handle;
 }
 
-export async function errnoOf(p: Promise<unknown>): Promise<ErrnoName | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    if (isDepError(e)) return e.code;
-    throw e;
-  }
-}
+export { errnoOf } from '@dep/kernel';
 
 /** Reports other than plain WARNs at shutdown (leaks, use-after-free, lockdep …). */
 export function shutdownReports(rt: Runtime): string[] {

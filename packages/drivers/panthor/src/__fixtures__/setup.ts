@@ -2,7 +2,7 @@
 import type { Fence } from '@dep/dma-fence';
 import { DRM_TIMEOUT_INFINITE } from '@dep/drm';
 import type { CsfConfig } from '@dep/hw-sim';
-import { isDepError, MemoryTraceSink, Runtime, type ErrnoName } from '@dep/kernel';
+import { MemoryTraceSink, Runtime } from '@dep/kernel';
 import { PanthorDevice, type PanthorFile } from '../device.js';
 import { PanthorSyncOpFlags, PanthorVmBindOpFlags } from '../uapi.js';
 
@@ -79,15 +79,7 @@ export async function waitAll(file: PanthorFile, handles: number[]): Promise<voi
   await file.syncobjWait({ handles, flags: 1, timeoutNsec: DRM_TIMEOUT_INFINITE });
 }
 
-export async function errnoOf(p: Promise<unknown>): Promise<ErrnoName | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    if (isDepError(e)) return e.code;
-    throw e;
-  }
-}
+export { errnoOf } from '@dep/kernel';
 
 /** Close the files, let everything retire, tear the device down; returns the reports (no warn filter). */
 export async function teardown(env: Env, files: PanthorFile[]): Promise<readonly unknown[]> {

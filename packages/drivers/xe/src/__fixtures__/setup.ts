@@ -1,6 +1,6 @@
 // Shared test setup: a runtime, an xe device on a GuC GPU, and a client with a VM, a BO
 // bound at BO_VA and one render exec queue.
-import { isDepError, Runtime, type ErrnoName, type RuntimeOptions } from '@dep/kernel';
+import { Runtime, type RuntimeOptions } from '@dep/kernel';
 import type { Fence } from '@dep/dma-fence';
 import { XeDevice, type XeDeviceOptions } from '../device.js';
 import type { XeFile } from '../file.js';
@@ -43,15 +43,7 @@ export async function execWithFence(f: XeFile, execQueueId: number, units: numbe
   return fence;
 }
 
-export async function errnoOf(p: Promise<unknown>): Promise<ErrnoName | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    if (isDepError(e)) return e.code;
-    throw e;
-  }
-}
+export { errnoOf } from '@dep/kernel';
 
 /** Close every file, wait until each exec queue's teardown finished, free the device. */
 export async function teardown(rt: Runtime, xe: XeDevice, files: readonly XeFile[]): Promise<void> {
