@@ -24,8 +24,10 @@ import {
   endSignallingChecked,
   fenceLabel,
   lockChecked,
+  lockQuickChecked,
   setLockClass,
   unlockChecked,
+  unlockQuickChecked,
 } from './locking.js';
 import { checkU64, isU64, seqnoIsLater } from './seqno.js';
 import type { DmaFenceTraceArgs } from './trace-events.js';
@@ -657,6 +659,14 @@ export class DmaFence implements Fence {
       if (!this._enableSignalingLocked()) return false;
       if (head) this._prepend(fn, arg);
       else this._append(fn, arg);
+      return true;
+    }
+    // Enabling without an op runs no driver code: the section takes no other lock.
+    if (((fl & F_ENABLE_SIGNAL) !== 0 || (this._ops as DmaFenceOps).enableSignaling === undefined) && lockQuickChecked(this)) {
+      this._flags |= F_ENABLE_SIGNAL;
+      if (head) this._prepend(fn, arg);
+      else this._append(fn, arg);
+      unlockQuickChecked(this);
       return true;
     }
     lockChecked(this);

@@ -13,7 +13,7 @@
  * awaited with it held) is a deadlock in the kernel: here it is reported (kind `lockdep`)
  * and the call throws `DepError('EDEADLK')`, as `SpinLock` does.
  */
-import { DepError, type AcquireOptions, type LockClass, type Lockdep, type Runtime } from '@dep/kernel';
+import { DepError, type LockClass, type Lockdep, type Runtime } from '@dep/kernel';
 import { F_LOCK_CLASS, F_LOCKED } from './flags.js';
 import type { DmaFence, Fence } from './fence.js';
 
@@ -25,9 +25,6 @@ const LOCK_KEY = Symbol('@dep/dma-fence:locks');
 interface LockState {
   readonly inline: LockClass;
 }
-
-/** lockdep options of every fence-lock acquisition, made once (no object per lock). */
-const FENCE_LOCK_ACQUIRE: AcquireOptions = Object.freeze({ sleeping: false });
 
 let lastRt: Runtime | null = null;
 let lastState: LockState | null = null;
@@ -96,7 +93,7 @@ export function lockChecked(f: DmaFence): void {
   cur.atomic++;
   f._flags |= F_LOCKED;
   try {
-    ld.acquire(cls, f, FENCE_LOCK_ACQUIRE);
+    ld.acquireSpin(cls, f);
   } catch (e) {
     // A strict-mode report: leave everything as it was before the call.
     const held = cur.held;
@@ -128,6 +125,34 @@ export function unlockChecked(f: DmaFence): void {
   if (cur.atomic > 0) cur.atomic--;
   if (cur.irqsOff > 0) cur.irqsOff--;
   if (cur.irqsOff === 0) ld.hardirqsOn();
+}
+
+/**
+ * @internal The fence lock around a section that takes no other lock and runs no driver
+ * or user code (a callback-list update): when lockdep has this acquisition's chain cached
+ * (validating it would report nothing), take the lock without a lockdep held entry and
+ * return true; the caller then runs its section and calls {@link unlockQuickChecked}.
+ * False: nothing changed, use {@link lockChecked} (which also reports a held lock).
+ */
+export function lockQuickChecked(f: DmaFence): boolean {
+  if ((f._flags & F_LOCKED) !== 0) return false;
+  const rt = f.runtime;
+  if (!rt.lockdep.spinIrqChainCached(classOf(f), f)) return false;
+  const cur = rt.current;
+  cur.irqsOff++;
+  cur.atomic++;
+  f._flags |= F_LOCKED;
+  return true;
+}
+
+/** @internal Release a lock {@link lockQuickChecked} took (irqrestore: `hardirqsOn` when irqs come back on). */
+export function unlockQuickChecked(f: DmaFence): void {
+  const rt = f.runtime;
+  const cur = rt.current;
+  f._flags &= ~F_LOCKED;
+  cur.atomic--;
+  cur.irqsOff--;
+  if (cur.irqsOff === 0) rt.lockdep.hardirqsOn();
 }
 
 /** @internal `dma_fence_assert_held()`, checked. */

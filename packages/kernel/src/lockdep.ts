@@ -410,6 +410,38 @@ export class Lockdep {
     this.#acquire(this.#rt.current, node, lock, opts.sleeping, readMode, opts.trylock === true, opts.nestLock ?? null);
   }
 
+  /**
+   * @internal {@link acquire} with `{ sleeping: false }` for a caller that already knows its
+   * arguments are valid (a class made by this lockdep's `classFor`, an object lock): the
+   * dma-fence lock. Same checks and reports, without the argument validation.
+   */
+  acquireSpin(cls: LockClass, lock: object): void {
+    if (!this.enabled) return;
+    this.#acquire(this.#rt.current, cls, lock, false, 0, false, null);
+  }
+
+  /**
+   * @internal True when acquiring the spinning lock `lock` of class `cls` with irqs off, on
+   * top of the current task's held locks, is a cached chain (`lookup_chain_cache` hit, see
+   * {@link acquire}): validating it would record and report nothing. A caller that then
+   * takes and releases the lock with nothing else acquired in between may skip
+   * `acquire`/`release` (no held entry is made); it still calls {@link hardirqsOn} when its
+   * irqrestore turns irqs back on. False (also when disabled): take the full path.
+   */
+  spinIrqChainCached(cls: LockClass, lock: object): boolean {
+    if (!this.enabled) return false;
+    const task = this.#rt.current;
+    const held = task.held as HeldEntry[];
+    const depth = held.length;
+    let parent: LockChain | null = this.#chainRoot;
+    if (depth > 0) {
+      const top = held[depth - 1]!;
+      parent = top.depth === depth - 1 && top.chain !== undefined && top.chain !== null && top.chain.gen === this.#gen ? top.chain : null;
+      if (parent === null) return false;
+    }
+    return parent.find(chainKey(cls, 0, false, true, task.context)) !== undefined && !holdsInstance(held, lock);
+  }
+
   #acquire(task: Task, node: LockClass, lock: object, sleeping: boolean, readMode: 0 | 1 | 2, trylock: boolean, nest: object | null): void {
     const held = task.held as HeldEntry[];
     const depth = held.length;
