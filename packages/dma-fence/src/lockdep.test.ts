@@ -217,3 +217,36 @@ describe('irq context', () => {
     expect(rt.reports.count()).toBe(0);
   });
 });
+
+describe('addCallback on a cached lockdep chain (no held entry, decision 0202)', () => {
+  it('repeats are free of reports and leave no lock state; a new nesting is still validated and reported', () => {
+    const rt = new Runtime({ checks: 'warn' });
+    const drv = new SpinLock(rt, 'drv->lock');
+    for (let i = 1n; i <= 3n; i++) {
+      drv.lock();
+      const f = fence(rt, i);
+      expect(f.addCallback(() => {})).toBe(true);
+      // the fence lock is not held any more, and nothing else changed
+      expect(rt.current.held.map((h) => h.className)).toEqual(['drv->lock']);
+      drv.unlock();
+      f.signal();
+      expect(f.testSignaledFlag()).toBe(true);
+    }
+    expect(rt.reports.count()).toBe(0);
+    expect(rt.lockdep.dependsOn('drv->lock', INLINE_LOCK_CLASS)).toBe(true);
+    expect(rt.current.atomic).toBe(0);
+    expect(rt.current.irqsOff).toBe(0);
+    // under another inline fence lock the chain differs: validated, and a recursion report
+    const outer = fence(rt, 10n);
+    outer.lockIrqsave();
+    let err: unknown;
+    try {
+      fence(rt, 11n).addCallback(() => {});
+    } catch (e) {
+      err = e;
+    }
+    outer.unlockIrqrestore();
+    expect(err).toBeUndefined();
+    expect(rt.reports.list.some((r) => r.kind === 'lockdep' && /recursive locking/.test(r.message))).toBe(true);
+  });
+});
