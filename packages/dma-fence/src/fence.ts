@@ -205,32 +205,46 @@ export class DmaFence implements Fence {
    * {@link DmaFence.init} later.
    */
   constructor(ops?: DmaFenceOps<never>, context?: bigint, seqno?: bigint, options?: FenceInitOptions) {
-    // Small on purpose, so V8 inlines it: the common case (the last ops seen, bigint ids,
-    // checks off, no flag options) is one expression; anything else, and every check that
-    // can fail, is in `initFlags` out of line.
-    const rt = ops === undefined ? NO_RUNTIME : options === undefined ? getDefaultRuntime() : (options.runtime ?? getDefaultRuntime());
-    const flags =
-      ops === undefined
-        ? 0
-        : ops === lastOps && typeof context === 'bigint' && typeof seqno === 'bigint' && rt.checks === 'off' && (options === undefined || noFlagOptions(options))
-          ? F_INITIALIZED | F_INLINE_LOCK
-          : initFlags(ops, context, seqno, options, rt);
-    // Every field once, in final form, in this order: one hidden class.
+    if (ops === undefined) {
+      this.runtime = NO_RUNTIME;
+      this._ops = null;
+      this.context = 0n;
+      this.seqno = 0n;
+      this._flags = 0;
+      this._error = 0;
+      this._refcount = 0;
+      this._cbFn = null;
+      this._cbArg = undefined;
+      this._rest = null;
+      this._lockClass = null;
+      return;
+    }
+    const who = 'new DmaFence';
+    if (ops !== lastOps) checkOps(ops, who);
+    const rt = options === undefined ? getDefaultRuntime() : (options.runtime ?? getDefaultRuntime());
+    let flags = rt.checks === 'off' ? F_INITIALIZED | F_INLINE_LOCK : F_INITIALIZED | F_INLINE_LOCK | F_CHECKED;
+    // Types always; the u64 range in checked mode only (bigint compares are calls).
+    if (typeof context !== 'bigint' || typeof seqno !== 'bigint' || ((flags & F_CHECKED) !== 0 && !(isU64(context) && isU64(seqno)))) {
+      checkU64(context, 'context', who);
+      checkU64(seqno, 'seqno', who);
+    }
+    if (options !== undefined && (options.seqno64 !== undefined || options.inactive !== undefined || options.lockClass !== undefined)) {
+      flags = optionFlags(flags, options, who);
+    }
+    // Every field once, in final form, same order as above: one hidden class.
     this.runtime = rt;
-    this._ops = ops === undefined ? null : ops;
-    this.context = ops === undefined ? 0n : context!;
-    this.seqno = ops === undefined ? 0n : seqno!;
+    this._ops = ops;
+    this.context = context;
+    this.seqno = seqno;
     this._flags = flags;
     this._error = 0;
-    this._refcount = ops === undefined ? 0 : 1;
+    this._refcount = 1;
     this._cbFn = null;
     this._cbArg = undefined;
     this._rest = null;
     this._lockClass = null;
-    if (flags !== 0) {
-      if ((flags & F_LOCK_CLASS) !== 0) setLockClass(this, options!.lockClass!);
-      if (rt.trace.enabled) traceEvent(this, 'dma_fence:init');
-    }
+    if ((flags & F_LOCK_CLASS) !== 0) setLockClass(this, options!.lockClass!);
+    if (rt.trace.enabled) traceEvent(this, 'dma_fence:init');
   }
 
   /** `dma_fence_init(fence, ops, NULL, context, seqno)` on a fence made without arguments. Returns the fence. */
@@ -452,31 +466,6 @@ export class DmaFence implements Fence {
    * does not stop the others; the first error is rethrown at the end.
    */
   _signalCore(timestamp: number): void {
-    const fl = this._flags;
-    // Trace, wait-for edges and checked callbacks: out of line (keeps this inlinable).
-    if ((fl & (F_WFG | F_CHECKED)) !== 0 || this.runtime.trace.enabled) {
-      this._signalCoreFull(timestamp);
-      return;
-    }
-    const fn = this._cbFn;
-    const arg = this._cbArg;
-    const rest = this._rest as CbList | null;
-    this._rest = timestamp;
-    this._cbFn = null;
-    this._cbArg = undefined;
-    const ops = this._ops as DmaFenceOps;
-    if (ops.release === undefined && ops.wait === undefined) this._ops = null;
-    this._flags = fl | F_SIGNALED | F_TIMESTAMP;
-    if (fn === null) return;
-    if (rest !== null) {
-      runCallbacks(this, fn, arg, rest);
-      return;
-    }
-    fn(this, arg);
-  }
-
-  /** @internal {@link DmaFence._signalCore} with tracing, wait-for edges or checks. */
-  _signalCoreFull(timestamp: number): void {
     const fn = this._cbFn;
     const arg = this._cbArg;
     const rest = this._rest as CbList | null;
@@ -617,21 +606,20 @@ export class DmaFence implements Fence {
     const fl = this._flags;
     if ((fl & F_SIGNALED) !== 0) return false;
     this._flags = fl | F_ENABLE_SIGNAL;
-    if ((fl & F_ENABLE_SIGNAL) === 0 && (this._ops as DmaFenceOps).enableSignaling !== undefined) return this._enableSignalingOp();
-    return true;
-  }
-
-  /** @internal The first enabling with an `enableSignaling` op: call it (out of line, rare). */
-  _enableSignalingOp(): boolean {
-    const ops = this._ops as DmaFenceOps;
-    const rt = this.runtime;
-    if (rt.trace.enabled) traceEvent(this, 'dma_fence:enable_signal', ops);
-    if (!ops.enableSignaling!(this)) {
-      if ((this._flags & F_SIGNALED) === 0) this._signalCore(rt.coarseNow());
-      return false;
+    if ((fl & F_ENABLE_SIGNAL) === 0) {
+      const ops = this._ops as DmaFenceOps;
+      if (ops.enableSignaling !== undefined) {
+        const rt = this.runtime;
+        if (rt.trace.enabled) traceEvent(this, 'dma_fence:enable_signal', ops);
+        if (!ops.enableSignaling(this)) {
+          if ((this._flags & F_SIGNALED) === 0) this._signalCore(rt.coarseNow());
+          return false;
+        }
+        // The op may have signalled with signalLocked() and still returned true.
+        if ((this._flags & F_SIGNALED) !== 0) return false;
+      }
     }
-    // The op may have signalled with signalLocked() and still returned true.
-    return (this._flags & F_SIGNALED) === 0;
+    return true;
   }
 
   addCallback<A>(fn: FenceFunc<A>, arg: A): boolean;
@@ -871,25 +859,6 @@ function checkOps(ops: unknown, who: string): void {
     throw new DepError('EINVAL', `${who}: ops must be an object with getDriverName(fence) and getTimelineName(fence) functions (the kernel BUG()s here)`);
   }
   lastOps = ops;
-}
-
-/** No option that sets a flag (`seqno64`, `inactive`, `lockClass`). */
-function noFlagOptions(options: FenceInitOptions): boolean {
-  return options.seqno64 === undefined && options.inactive === undefined && options.lockClass === undefined;
-}
-
-/** The constructor's slow path: check ops and ids (EINVAL), then the flags from the checks and options. */
-function initFlags(ops: DmaFenceOps<never>, context: unknown, seqno: unknown, options: FenceInitOptions | undefined, rt: Runtime): number {
-  const who = 'new DmaFence';
-  if (ops !== lastOps) checkOps(ops, who);
-  let flags = rt.checks === 'off' ? F_INITIALIZED | F_INLINE_LOCK : F_INITIALIZED | F_INLINE_LOCK | F_CHECKED;
-  // Types always; the u64 range in checked mode only (bigint compares are calls).
-  if (typeof context !== 'bigint' || typeof seqno !== 'bigint' || ((flags & F_CHECKED) !== 0 && !(isU64(context) && isU64(seqno)))) {
-    checkU64(context, 'context', who);
-    checkU64(seqno, 'seqno', who);
-  }
-  if (options !== undefined && !noFlagOptions(options)) flags = optionFlags(flags, options, who);
-  return flags;
 }
 
 function optionFlags(base: number, options: FenceInitOptions, who: string): number {
