@@ -411,7 +411,7 @@ export class Lockdep {
   }
 
   /**
-   * @internal {@link acquire} with `{ sleeping: false }` for a caller that already knows its
+   * @internal {@link Lockdep.acquire} with `{ sleeping: false }` for a caller that already knows its
    * arguments are valid (a class made by this lockdep's `classFor`, an object lock): the
    * dma-fence lock. Same checks and reports, without the argument validation.
    */
@@ -423,9 +423,9 @@ export class Lockdep {
   /**
    * @internal True when acquiring the spinning lock `lock` of class `cls` with irqs off, on
    * top of the current task's held locks, is a cached chain (`lookup_chain_cache` hit, see
-   * {@link acquire}): validating it would record and report nothing. A caller that then
+   * {@link Lockdep.acquire}): validating it would record and report nothing. A caller that then
    * takes and releases the lock with nothing else acquired in between may skip
-   * `acquire`/`release` (no held entry is made); it still calls {@link hardirqsOn} when its
+   * `acquire`/`release` (no held entry is made); it still calls {@link Lockdep.hardirqsOn} when its
    * irqrestore turns irqs back on. False (also when disabled): take the full path.
    */
   spinIrqChainCached(cls: LockClass, lock: object): boolean {
