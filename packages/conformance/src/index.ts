@@ -11,7 +11,7 @@ export type {
   JobKind,
   JobSpec,
 } from './adapter.js';
-export { importFence } from './import-fence.js';
+export { importFence, submitWithSyncobjs } from './import-fence.js';
 export {
   formatConformanceReport,
   listChecks,

@@ -11,7 +11,7 @@
  * timeout ends it). Groups tear down asynchronously (`teardown: 'async'`).
  */
 import type { ConformanceAdapter, ConformanceClient, ConformanceDevice, ConformanceQueue, IoctlCase, JobSpec } from '@dep/conformance';
-import { importFence } from '@dep/conformance';
+import { submitWithSyncobjs } from '@dep/conformance';
 import type { Fence } from '@dep/dma-fence';
 import { PanthorDevice, type PanthorFile } from './device.js';
 import type { PanthorGroup } from './sched.js';
@@ -72,11 +72,7 @@ class Client implements ConformanceClient {
       label: `${f.label}/group${groupHandle}`,
       async submit(job: JobSpec): Promise<Fence> {
         const kind = job.kind ?? 'ok';
-        const ins: number[] = [];
-        let out = 0;
-        try {
-          for (const d of job.deps ?? []) ins.push(await importFence(f, d));
-          out = (await f.syncobjCreate()).handle;
+        return submitWithSyncobjs(f, job.deps ?? [], async (ins, out) => {
           if (kind === 'hang') gpu.faults.hang({ site: `${group.hwName}.q0`, nth: 1 });
           await f.groupSubmit({
             groupHandle,
@@ -91,11 +87,7 @@ class Client implements ConformanceClient {
               },
             ],
           });
-          return f.syncobjs.lookup(out)!.fenceGet()!;
-        } finally {
-          for (const handle of ins) await f.syncobjDestroy({ handle });
-          if (out !== 0) await f.syncobjDestroy({ handle: out });
-        }
+        });
       },
       async kill(): Promise<void> {
         await f.groupDestroy({ groupHandle });

@@ -10,7 +10,7 @@
  * asynchronously (GuC disable + deregister), so only `'async'` teardown exists.
  */
 import type { ConformanceAdapter, ConformanceClient, ConformanceDevice, ConformanceQueue, IoctlCase, JobSpec } from '@dep/conformance';
-import { importFence } from '@dep/conformance';
+import { submitWithSyncobjs } from '@dep/conformance';
 import type { Fence } from '@dep/dma-fence';
 import type { Fields, IoctlSchema } from '@dep/drm';
 import { XeDevice } from './device.js';
@@ -67,13 +67,8 @@ class Client implements ConformanceClient {
     return {
       label: `${f.label}/exec_queue${execQueueId}`,
       async submit(job: JobSpec): Promise<Fence> {
-        const kind = job.kind ?? 'ok';
-        const ins: number[] = [];
-        let out = 0;
-        try {
-          for (const d of job.deps ?? []) ins.push(await importFence(f, d));
-          out = (await f.syncobjCreate()).handle;
-          if (kind === 'hang') xe.gpu.faults.hang({ site: `guc${q.gucId}`, nth: 1 });
+        return submitWithSyncobjs(f, job.deps ?? [], async (ins, out) => {
+          if (job.kind === 'hang') xe.gpu.faults.hang({ site: `guc${q.gucId}`, nth: 1 });
           await f.exec({
             execQueueId,
             numBatchBuffer: 1,
@@ -81,11 +76,7 @@ class Client implements ConformanceClient {
             units: job.units,
             syncs: [...ins.map((handle) => ({ type: XeSyncType.SYNCOBJ, flags: 0, handle })), { type: XeSyncType.SYNCOBJ, flags: XE_SYNC_FLAG_SIGNAL, handle: out }],
           });
-          return f.syncobjs.lookup(out)!.fenceGet()!;
-        } finally {
-          for (const handle of ins) await f.syncobjDestroy({ handle });
-          if (out !== 0) await f.syncobjDestroy({ handle: out });
-        }
+        });
       },
       async kill(): Promise<void> {
         await f.execQueueDestroy({ execQueueId });
