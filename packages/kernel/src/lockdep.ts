@@ -317,9 +317,12 @@ const keepAlive: { made: number; held: HeldEntry | null } = { made: 0, held: nul
 /** The lock object of a kept entry: the entry must not keep a real lock (and what hangs off it) alive. */
 const SENTINEL_LOCK: object = Object.freeze({ name: 'lockdep keep-alive sentinel' });
 
-/** A copy of `h` (same hidden class) holding no real lock. */
-function sentinelOf(h: HeldEntry): HeldEntry {
-  return new HeldEntry(h.cls, SENTINEL_LOCK, h.sleeping, h.readMode, h.trylock, h.irqsOff, h.chain, h.depth);
+/** Push `h` on the task's held locks; every 64th entry also leaves a sentinel copy in {@link keepAlive}. */
+function pushHeld(held: HeldEntry[], h: HeldEntry): void {
+  if ((keepAlive.made = (keepAlive.made + 1) & 63) === 0) {
+    keepAlive.held = new HeldEntry(h.cls, SENTINEL_LOCK, h.sleeping, h.readMode, h.trylock, h.irqsOff, h.chain, h.depth);
+  }
+  held.push(h);
 }
 
 /** The chain key of one acquisition: class, read mode, trylock, irqs off, context. */
@@ -432,14 +435,21 @@ export class Lockdep {
     if (!this.enabled) return false;
     const task = this.#rt.current;
     const held = task.held as HeldEntry[];
+    const parent = this.#chainUnder(held);
+    return parent !== null && parent.find(chainKey(cls, 0, false, true, task.context)) !== undefined && !holdsInstance(held, lock);
+  }
+
+  /**
+   * The cached chain of the locks `held` now (the root when nothing is held), or null when
+   * it is not cached or no longer trusted: the top entry moved (a lock under it was released
+   * out of order) or its chain is from before a {@link reset}.
+   */
+  #chainUnder(held: readonly HeldEntry[]): LockChain | null {
     const depth = held.length;
-    let parent: LockChain | null = this.#chainRoot;
-    if (depth > 0) {
-      const top = held[depth - 1]!;
-      parent = top.depth === depth - 1 && top.chain !== undefined && top.chain !== null && top.chain.gen === this.#gen ? top.chain : null;
-      if (parent === null) return false;
-    }
-    return parent.find(chainKey(cls, 0, false, true, task.context)) !== undefined && !holdsInstance(held, lock);
+    if (depth === 0) return this.#chainRoot;
+    const top = held[depth - 1]!;
+    const chain = top.chain;
+    return top.depth === depth - 1 && chain !== null && chain.gen === this.#gen ? chain : null;
   }
 
   #acquire(task: Task, node: LockClass, lock: object, sleeping: boolean, readMode: 0 | 1 | 2, trylock: boolean, nest: object | null): void {
@@ -448,20 +458,14 @@ export class Lockdep {
     const irqsOff = task.irqsOff > 0 || task.context === 'irq';
 
     // lookup_chain_cache: the chain under this lock, if it is cached and still in place
-    let parent: LockChain | null = this.#chainRoot;
-    if (depth > 0) {
-      const top = held[depth - 1]!;
-      parent = top.depth === depth - 1 && top.chain !== undefined && top.chain !== null && top.chain.gen === this.#gen ? top.chain : null;
-    }
+    const parent = this.#chainUnder(held);
     const key = chainKey(node, readMode, trylock, irqsOff, task.context);
     if (parent !== null) {
       const hit = parent.find(key);
       // the cache knows classes, not instances: the same lock instance held (under
       // another class) is still check_deadlock's, so that goes the slow way
       if (hit !== undefined && (trylock || !holdsInstance(held, lock))) {
-        const h = new HeldEntry(node, lock, sleeping, readMode, trylock, irqsOff, hit, depth);
-        if ((keepAlive.made = (keepAlive.made + 1) & 63) === 0) keepAlive.held = sentinelOf(h);
-        held.push(h);
+        pushHeld(held, new HeldEntry(node, lock, sleeping, readMode, trylock, irqsOff, hit, depth));
         return;
       }
     }
@@ -501,8 +505,7 @@ export class Lockdep {
 
     // a clean validation on a cached chain is cached (lookup_chain_cache_add)
     if (parent !== null && !nested && pending.length === 0) entry.chain = parent.child(key);
-    if ((keepAlive.made = (keepAlive.made + 1) & 63) === 0) keepAlive.held = sentinelOf(entry);
-    held.push(entry);
+    pushHeld(held, entry);
     this.#emit(pending);
   }
 
