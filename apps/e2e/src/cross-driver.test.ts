@@ -18,6 +18,7 @@ import {
   maliMap,
   npuClient,
   npuCommand,
+  npuSharedBuffer,
   publishWrite,
   readDependency,
   setupDevices,
@@ -38,10 +39,7 @@ describe('cross-driver implicit sync', () => {
     const files = await rt.run(async () => {
       const { f: npuF, ctx } = await npuClient(env.npu);
       const { file: mali, vmId, groupHandle, queue } = await maliClient(env.mali);
-      const { handle: buf } = await npuF.createBo({ size: 65536n, type: AmdxdnaBoType.SHMEM });
-      const { fd } = await npuF.primeHandleToFd({ handle: buf });
-      const { handle: mbuf } = await mali.primeFdToHandle({ fd });
-      fd.close();
+      const { buf, imported: mbuf } = await npuSharedBuffer(npuF, mali);
       await mali.vmBind({ vmId, ops: [maliMap(mbuf, SHARED_VA, 65536n)] });
       const shared = mali.gem.lookup(mbuf)!;
       expect(shared.resv, 'the import shares the exporter\'s resv').toBe(npuF.gem.lookup(buf)!.resv);
@@ -145,10 +143,7 @@ describe('cross-driver implicit sync', () => {
     const files = await rt.run(async () => {
       const { f: npuF, ctx } = await npuClient(env.npu);
       const { f: xeF, vmId: xvm, execQueueId } = await xeClient(env.xe);
-      const { handle: buf } = await npuF.createBo({ size: 65536n, type: AmdxdnaBoType.SHMEM });
-      const { fd } = await npuF.primeHandleToFd({ handle: buf });
-      const { handle: xbuf } = await xeF.primeFdToHandle({ fd });
-      fd.close();
+      const { buf, imported: xbuf } = await npuSharedBuffer(npuF, xeF);
       await xeF.vmBind({ vmId: xvm, binds: [{ obj: xbuf, range: 65536n, addr: XE_VA, op: 0 }] });
       const { seq } = await npuF.execCmd({ hwctx: ctx, cmdHandles: await npuCommand(npuF, 30), cmdCount: 1, args: [buf] });
       const npuFence = npuF.hwctxs.lookup(ctx)!.outFence(seq)!;
@@ -232,10 +227,7 @@ describe('cross-driver implicit sync', () => {
     const files = await rt.run(async () => {
       const { f: npuF, ctx } = await npuClient(env.npu);
       const { file: mali, vmId, groupHandle, queue } = await maliClient(env.mali);
-      const { handle: buf } = await npuF.createBo({ size: 65536n, type: AmdxdnaBoType.SHMEM });
-      const { fd } = await npuF.primeHandleToFd({ handle: buf });
-      const { handle: mbuf } = await mali.primeFdToHandle({ fd });
-      fd.close();
+      const { buf, imported: mbuf } = await npuSharedBuffer(npuF, mali);
       await mali.vmBind({ vmId, ops: [maliMap(mbuf, SHARED_VA, 65536n)] });
       const hw = npuF.hwctxs.lookup(ctx)!;
       env.npu.npu.faults.hang({ site: hw.name, nth: 1 });

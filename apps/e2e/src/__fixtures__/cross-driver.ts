@@ -37,6 +37,18 @@ export async function npuClient(dev: AmdxdnaDevice): Promise<{ f: AmdxdnaFile; c
   return { f, ctx };
 }
 
+/**
+ * A 64 KiB buffer the NPU client makes and shares with `importer` through PRIME (export,
+ * import, the fd closed again): the NPU's handle and the importer's.
+ */
+export async function npuSharedBuffer(npuF: AmdxdnaFile, importer: DrmFile): Promise<{ buf: number; imported: number }> {
+  const { handle: buf } = await npuF.createBo({ size: 65536n, type: AmdxdnaBoType.SHMEM });
+  const { fd } = await npuF.primeHandleToFd({ handle: buf });
+  const { handle: imported } = await importer.primeFdToHandle({ fd });
+  fd.close();
+  return { buf, imported };
+}
+
 /** An NPU command BO holding one ERT_START_CU of `units`. */
 export async function npuCommand(f: AmdxdnaFile, units: number): Promise<number> {
   const { handle } = await f.createBo({ size: 4096n, type: AmdxdnaBoType.CMD });
