@@ -114,6 +114,25 @@ export class DepJob {
    * Process context (it allocates with `GFP_KERNEL`).
    */
   constructor(queue: DepQueue, options?: DepJobOptions) {
+    if ((queue as unknown) === SHAPE_ONLY) {
+      // The module's shape sentinel (JOB_SHAPE): the same fields in the same order as below,
+      // no queue, nothing registered anywhere.
+      this.queue = null as unknown as DepQueue;
+      this.credits = 1;
+      this._st = ST_FREED;
+      this._fl = 0;
+      this._refs = 0;
+      this._seq = 0;
+      this._fence = UNARMED;
+      this._dep0 = null;
+      this._deps = null;
+      this._di = 0;
+      this._hw = null;
+      this._next = null;
+      this._x = null;
+      this._token = null;
+      return;
+    }
     const q = queue as DepQueue & { _checkJobInit?: unknown };
     if (typeof q !== 'object' || q === null || typeof q._checkJobInit !== 'function') {
       throw new DepError('EINVAL', `drm_dep_job_init: pass the DepQueue the job belongs to, got ${describeFenceArg(queue)}`);
@@ -123,7 +142,8 @@ export class DepJob {
     const rt = queue.runtime;
     rt.alloc(GFP_KERNEL, 'drm_dep_job_init');
     if (queue.scheduledFenceEnabled) rt.alloc(GFP_KERNEL, 'drm_dep_scheduled_fence');
-    // Every field once, in final form, in one order: one hidden class.
+    // Every field once, in final form, in one order: one hidden class (the same order as
+    // the sentinel branch above).
     this.queue = queue;
     this.credits = credits;
     this._st = ST_INIT;
@@ -522,6 +542,26 @@ export class DepJob {
   toString(): string {
     return `drm_dep_job ${this.queue.name}${this._seq === 0 ? '' : `:${this._seq}`} (${STATE_NAMES[this._st]!})`;
   }
+}
+
+/** The queue argument that makes the shape sentinel below (never a real queue). */
+const SHAPE_ONLY: object = Object.freeze({ name: 'drm_dep job shape sentinel' });
+
+/**
+ * A `DepJob` that is never used, kept for the life of the module so that the hidden class
+ * of plain `DepJob`s always has a live instance. V8 drops a hidden class no live object has
+ * at a full GC and deoptimizes every function that embeds it; when every job of a burst is
+ * freed (the common state between bursts) each full GC would otherwise send the submit,
+ * bypass, run and free paths back through deoptimization and re-optimization (decision
+ * 0517). It holds no queue, runtime or fence of its own (only the shared
+ * {@link UNARMED} placeholder), is not tracked and is never counted. Subclasses of
+ * `DepJob` have hidden classes of their own, which this does not cover.
+ */
+const JOB_SHAPE: { readonly job: DepJob } = { job: new DepJob(SHAPE_ONLY as DepQueue) };
+
+/** @internal The shape sentinel (tests check it is not a usable job). */
+export function jobShapeSentinel(): DepJob {
+  return JOB_SHAPE.job;
 }
 
 /** Same-context dedup: keep the later fence, put the other. */
