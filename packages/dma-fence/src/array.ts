@@ -215,7 +215,7 @@ export class DmaFenceArray extends DmaFence {
     const rt = checkArrayArgs(fences, context, seqno, options, Infinity, 'dma_fence_array_create');
     rt.alloc(GFP_KERNEL, 'dma_fence_array_alloc');
     const array = new DmaFenceArray(context, seqno, initOptions(rt));
-    return array.#arm(fences as readonly DmaFence[], options);
+    return armArray(array, fences as readonly DmaFence[], options);
   }
 
   /**
@@ -239,18 +239,7 @@ export class DmaFenceArray extends DmaFence {
     const alloc = this._alloc;
     const rt = checkArrayArgs(fences, context, seqno, options, alloc === null ? Infinity : alloc.capacity, who, alloc === null ? null : alloc.runtime);
     super.init(arrayOps, context, seqno, initOptions(rt));
-    return this.#arm(fences as readonly DmaFence[], options);
-  }
-
-  /** The array part of `dma_fence_array_init()`, on validated arguments, after the fence's init. */
-  #arm(members: readonly DmaFence[], options: DmaFenceArrayOptions | undefined): this {
-    this._fences = members;
-    this._numPending = options?.signalOnAny === true ? 1 : members.length;
-    if ((this._flags & F_CHECKED) !== 0) {
-      if (!Object.isFrozen(members)) Object.freeze(members);
-      for (let i = 0; i < members.length; i++) fenceWaitsOn(this, members[i]!, `dma_fence_array member ${i}`);
-    }
-    return this;
+    return armArray(this, fences as readonly DmaFence[], options);
   }
 
   /** Not for arrays: use {@link DmaFenceArray.initArray}. Throws EINVAL. */
@@ -313,6 +302,20 @@ export class DmaFenceArray extends DmaFence {
     for (let i = 0; i < fences.length; i++) if (fences[i]!.context !== context) return false;
     return true;
   }
+}
+
+/**
+ * The array part of `dma_fence_array_init()`, on validated arguments, after the fence's init
+ * (a module function: a `#method` would store a brand slot on every array).
+ */
+function armArray<A extends DmaFenceArray>(array: A, members: readonly DmaFence[], options: DmaFenceArrayOptions | undefined): A {
+  array._fences = members;
+  array._numPending = options?.signalOnAny === true ? 1 : members.length;
+  if ((array._flags & F_CHECKED) !== 0) {
+    if (!Object.isFrozen(members)) Object.freeze(members);
+    for (let i = 0; i < members.length; i++) fenceWaitsOn(array, members[i]!, `dma_fence_array member ${i}`);
+  }
+  return array;
 }
 
 /** Validate array members before any state changes; returns the array's runtime. */

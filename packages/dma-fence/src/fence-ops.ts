@@ -3,7 +3,9 @@ import type { DmaFence, Fence } from './fence.js';
 /**
  * `struct dma_fence_ops`: what the issuer of a fence implements. One ops object is shared
  * by all fences of a kind (no closure per fence). Method syntax on purpose: a driver's
- * `DmaFenceOps<MyFence>` is accepted where `DmaFenceOps` is expected.
+ * `DmaFenceOps<MyFence>` is accepted where `DmaFenceOps` is expected. Ops are constant, as
+ * the kernel's `const struct dma_fence_ops`: which optional ops exist is read when a fence
+ * is initialized, so adding or removing one later is not seen by fences made before.
  *
  * Every op but the two names is optional. `enableSignaling` runs with the fence lock held
  * in atomic context and must not await nor touch the same fence's lock; `release` may run

@@ -10,6 +10,8 @@ import {
   F_INLINE_LOCK,
   F_LOCKED,
   F_LOCK_CLASS,
+  F_ENABLE_DUE,
+  F_OPS_DETACH,
   F_PUBLIC_MASK,
   F_PUBLISHED,
   F_RELEASED,
@@ -147,6 +149,17 @@ type CbList = unknown[];
 const NO_ERROR: unique symbol = Symbol('no error');
 const NO_RUNTIME = undefined as unknown as Runtime;
 
+// One constant per hot test, so the hot methods stay small enough for V8 to inline into
+// their callers (decision 0203).
+const BASE_OFF = F_INITIALIZED | F_INLINE_LOCK;
+const BASE_CHECKED = F_INITIALIZED | F_INLINE_LOCK | F_CHECKED;
+/** `signal()` takes the fast path iff `(flags & SIGNAL_SLOW) === F_INITIALIZED`. */
+const SIGNAL_SLOW = F_INITIALIZED | F_SIGNALED | F_CHECKED;
+/** `addCallback()` takes the fast path iff `(flags & ADD_CB_SLOW) === F_INITIALIZED`. */
+const ADD_CB_SLOW = F_INITIALIZED | F_SIGNALED | F_INACTIVE | F_CHECKED | F_ENABLE_DUE;
+const SIGNAL_SET = F_SIGNALED | F_TIMESTAMP;
+const SIGNAL_CLEAR = ~F_WFG;
+
 function badCallback(fn: unknown, who: string): DepError {
   return new DepError('EINVAL', `${who}: the callback must be a function (fence, arg) => void, got ${typeof fn}`);
 }
@@ -205,37 +218,24 @@ export class DmaFence implements Fence {
    * {@link DmaFence.init} later.
    */
   constructor(ops?: DmaFenceOps<never>, context?: bigint, seqno?: bigint, options?: FenceInitOptions) {
+    // Kept small on purpose: V8 inlines a constructor into its caller only while the
+    // caller's inlining budget lasts (decision 0203). Validation, options, the lock class
+    // and tracing are out of line, behind one test each.
     if (ops === undefined) {
-      this.runtime = NO_RUNTIME;
-      this._ops = null;
-      this.context = 0n;
-      this.seqno = 0n;
-      this._flags = 0;
-      this._error = 0;
-      this._refcount = 0;
-      this._cbFn = null;
-      this._cbArg = undefined;
-      this._rest = null;
-      this._lockClass = null;
+      initUnset(this);
       return;
     }
-    const who = 'new DmaFence';
-    if (ops !== lastOps) checkOps(ops, who);
-    const rt = options === undefined ? getDefaultRuntime() : (options.runtime ?? getDefaultRuntime());
-    let flags = rt.checks === 'off' ? F_INITIALIZED | F_INLINE_LOCK : F_INITIALIZED | F_INLINE_LOCK | F_CHECKED;
-    // Types always; the u64 range in checked mode only (bigint compares are calls).
-    if (typeof context !== 'bigint' || typeof seqno !== 'bigint' || ((flags & F_CHECKED) !== 0 && !(isU64(context) && isU64(seqno)))) {
-      checkU64(context, 'context', who);
-      checkU64(seqno, 'seqno', who);
+    const rt = options?.runtime ?? getDefaultRuntime();
+    let flags = (ops === lastOps ? lastOpsBits : checkOps(ops, 'new DmaFence')) | (rt.checks === 'off' ? BASE_OFF : BASE_CHECKED);
+    // Types always; the u64 range and the options' flags on the slow path only.
+    if (typeof context !== 'bigint' || typeof seqno !== 'bigint' || (flags & F_CHECKED) !== 0 || (options !== undefined && hasFlagOptions(options))) {
+      flags = checkedInitFlags(flags, context, seqno, options, 'new DmaFence');
     }
-    if (options !== undefined && (options.seqno64 !== undefined || options.inactive !== undefined || options.lockClass !== undefined)) {
-      flags = optionFlags(flags, options, who);
-    }
-    // Every field once, in final form, same order as above: one hidden class.
+    // Every field once, in final form, in the order of initUnset: one hidden class.
     this.runtime = rt;
     this._ops = ops;
-    this.context = context;
-    this.seqno = seqno;
+    this.context = context as bigint;
+    this.seqno = seqno as bigint;
     this._flags = flags;
     this._error = 0;
     this._refcount = 1;
@@ -243,46 +243,25 @@ export class DmaFence implements Fence {
     this._cbArg = undefined;
     this._rest = null;
     this._lockClass = null;
-    if ((flags & F_LOCK_CLASS) !== 0) setLockClass(this, options!.lockClass!);
-    if (rt.trace.enabled) traceEvent(this, 'dma_fence:init');
+    if ((flags & F_LOCK_CLASS) !== 0 || rt.trace.enabled) initRare(this, options);
   }
 
   /** `dma_fence_init(fence, ops, NULL, context, seqno)` on a fence made without arguments. Returns the fence. */
   init(ops: DmaFenceOps<never>, context: bigint, seqno: bigint, options?: FenceInitOptions): this {
-    this.#init(ops, context, seqno, options ?? {}, 'dma_fence_init');
+    initEmbedded(this, ops, context, seqno, options ?? {}, 'dma_fence_init');
     return this;
   }
 
   /** `dma_fence_init64()`: like {@link DmaFence.init} with the plain 64-bit seqno compare. */
   init64(ops: DmaFenceOps<never>, context: bigint, seqno: bigint, options?: FenceInitOptions): this {
-    this.#init(ops, context, seqno, { ...options, seqno64: true }, 'dma_fence_init64');
+    initEmbedded(this, ops, context, seqno, { ...options, seqno64: true }, 'dma_fence_init64');
     return this;
   }
 
   /** `dma_fence_init_inactive()` (rfc-designs E.2): like {@link DmaFence.init}, starting INACTIVE. */
   initInactive(ops: DmaFenceOps<never>, context: bigint, seqno: bigint, options?: FenceInitOptions): this {
-    this.#init(ops, context, seqno, { ...options, inactive: true }, 'dma_fence_init_inactive');
+    initEmbedded(this, ops, context, seqno, { ...options, inactive: true }, 'dma_fence_init_inactive');
     return this;
-  }
-
-  #init(ops: DmaFenceOps<never>, context: bigint, seqno: bigint, options: FenceInitOptions, who: string): void {
-    checkOps(ops, who);
-    checkU64(context, 'context', who);
-    checkU64(seqno, 'seqno', who);
-    if ((this._flags & F_INITIALIZED) !== 0) {
-      throw new DepError('EBUSY', `${who}: fence ${fenceLabel(this)} is already initialized; make a new fence instead of re-initializing one`);
-    }
-    const rt = options.runtime ?? getDefaultRuntime();
-    const flags = optionFlags(rt.checks === 'off' ? F_INITIALIZED | F_INLINE_LOCK : F_INITIALIZED | F_INLINE_LOCK | F_CHECKED, options, who);
-    (this as { runtime: Runtime }).runtime = rt;
-    this._ops = ops;
-    (this as { context: bigint }).context = context;
-    (this as { seqno: bigint }).seqno = seqno;
-    this._error = 0;
-    this._refcount = 1;
-    this._flags = flags;
-    if ((flags & F_LOCK_CLASS) !== 0) setLockClass(this, options.lockClass!);
-    if (rt.trace.enabled) rt.trace.emit('dma_fence:init', traceArgs(this));
   }
 
   /** `dma_fence_was_initialized()`. */
@@ -394,23 +373,15 @@ export class DmaFence implements Fence {
    * and run its callbacks. Idempotent. Any context. Runs inside a signalling section.
    */
   signal(): void {
-    const fl = this._flags;
-    if ((fl & (F_INITIALIZED | F_SIGNALED | F_CHECKED)) === F_INITIALIZED) {
-      this._signalCore(this.runtime.coarseNow());
-      return;
-    }
-    this._signalSlow(undefined, 'dma_fence_signal');
+    if ((this._flags & SIGNAL_SLOW) === F_INITIALIZED) this._signalCore(this.runtime.coarseNow());
+    else this._signalSlow(undefined, 'dma_fence_signal');
   }
 
   /** `dma_fence_signal_timestamp()`: signal with a caller-supplied timestamp (ms, runtime clock). */
   signalTimestamp(timestamp: number): void {
     checkTime(timestamp, 'dma_fence_signal_timestamp');
-    const fl = this._flags;
-    if ((fl & (F_INITIALIZED | F_SIGNALED | F_CHECKED)) === F_INITIALIZED) {
-      this._signalCore(timestamp);
-      return;
-    }
-    this._signalSlow(timestamp, 'dma_fence_signal_timestamp');
+    if ((this._flags & SIGNAL_SLOW) === F_INITIALIZED) this._signalCore(timestamp);
+    else this._signalSlow(timestamp, 'dma_fence_signal_timestamp');
   }
 
   /** `dma_fence_check_and_signal()`: signal; returns true if it was **already** signalled. */
@@ -469,29 +440,17 @@ export class DmaFence implements Fence {
     const fn = this._cbFn;
     const arg = this._cbArg;
     const rest = this._rest as CbList | null;
-    let fl = this._flags | F_SIGNALED | F_TIMESTAMP;
+    const fl = this._flags | SIGNAL_SET;
     this._rest = timestamp;
     this._cbFn = null;
     this._cbArg = undefined;
-    const ops = this._ops as DmaFenceOps;
-    const rt = this.runtime;
-    if (rt.trace.enabled) traceEvent(this, 'dma_fence:signaled', ops);
-    if (ops.release === undefined && ops.wait === undefined) this._ops = null;
-    if ((fl & F_WFG) !== 0) {
-      fl &= ~F_WFG;
-      graphFenceSignalled(this);
-    }
-    this._flags = fl;
+    // Trace (with the names still attached) and the wait-for graph, out of line.
+    if ((fl & F_WFG) !== 0 || this.runtime.trace.enabled) signalRare(this, fl);
+    if ((fl & F_OPS_DETACH) !== 0) this._ops = null;
+    this._flags = fl & SIGNAL_CLEAR;
     if (fn === null) return;
-    if ((fl & F_CHECKED) !== 0) {
-      runCallbacksChecked(this, fn, arg, rest);
-      return;
-    }
-    if (rest !== null) {
-      runCallbacks(this, fn, arg, rest);
-      return;
-    }
-    fn(this, arg);
+    if (rest === null && (fl & F_CHECKED) === 0) fn(this, arg);
+    else runCallbacks(this, fn, arg, rest, fl);
   }
 
   // --- queries -------------------------------------------------------------------------
@@ -605,19 +564,17 @@ export class DmaFence implements Fence {
   _enableSignalingLocked(): boolean {
     const fl = this._flags;
     if ((fl & F_SIGNALED) !== 0) return false;
-    this._flags = fl | F_ENABLE_SIGNAL;
-    if ((fl & F_ENABLE_SIGNAL) === 0) {
-      const ops = this._ops as DmaFenceOps;
-      if (ops.enableSignaling !== undefined) {
-        const rt = this.runtime;
-        if (rt.trace.enabled) traceEvent(this, 'dma_fence:enable_signal', ops);
-        if (!ops.enableSignaling(this)) {
-          if ((this._flags & F_SIGNALED) === 0) this._signalCore(rt.coarseNow());
-          return false;
-        }
-        // The op may have signalled with signalLocked() and still returned true.
-        if ((this._flags & F_SIGNALED) !== 0) return false;
+    this._flags = (fl | F_ENABLE_SIGNAL) & ~F_ENABLE_DUE;
+    if ((fl & F_ENABLE_DUE) !== 0) {
+      const ops = this._ops as DmaFenceOps & { enableSignaling: NonNullable<DmaFenceOps['enableSignaling']> };
+      const rt = this.runtime;
+      if (rt.trace.enabled) traceEvent(this, 'dma_fence:enable_signal', ops);
+      if (!ops.enableSignaling(this)) {
+        if ((this._flags & F_SIGNALED) === 0) this._signalCore(rt.coarseNow());
+        return false;
       }
+      // The op may have signalled with signalLocked() and still returned true.
+      if ((this._flags & F_SIGNALED) !== 0) return false;
     }
     return true;
   }
@@ -625,15 +582,14 @@ export class DmaFence implements Fence {
   addCallback<A>(fn: FenceFunc<A>, arg: A): boolean;
   addCallback(fn: FenceFunc): boolean;
   addCallback(func: FenceFunc<never>, arg?: unknown): boolean {
-    const fn = func as FenceFunc<unknown>;
     const fl = this._flags;
-    if ((fl & (F_INITIALIZED | F_SIGNALED | F_INACTIVE | F_CHECKED)) === F_INITIALIZED && typeof fn === 'function') {
-      // Fast path, checks off: no lock bookkeeping.
-      if ((fl & F_ENABLE_SIGNAL) === 0 && !this._enableSignalingLocked()) return false;
-      this._append(fn, arg);
+    if ((fl & ADD_CB_SLOW) === F_INITIALIZED && typeof func === 'function') {
+      // Fast path: checks off, no enableSignaling op still to call (enabling is the bit).
+      this._flags = fl | F_ENABLE_SIGNAL;
+      this._append(func as FenceFunc<unknown>, arg);
       return true;
     }
-    return this._addCallbackSlow(fn, arg, false, 'dma_fence_add_callback');
+    return this._addCallbackSlow(func as FenceFunc<unknown>, arg, false, 'dma_fence_add_callback');
   }
 
   /** @internal Add a callback; `head` puts it first (the default wait's waker, as the kernel does). */
@@ -650,7 +606,7 @@ export class DmaFence implements Fence {
       return true;
     }
     // Enabling without an op runs no driver code: the section takes no other lock.
-    if (((fl & F_ENABLE_SIGNAL) !== 0 || (this._ops as DmaFenceOps).enableSignaling === undefined) && lockQuickChecked(this)) {
+    if ((fl & F_ENABLE_DUE) === 0 && lockQuickChecked(this)) {
       this._flags |= F_ENABLE_SIGNAL;
       if (head) this._prepend(fn, arg);
       else this._append(fn, arg);
@@ -819,46 +775,127 @@ export class DmaFence implements Fence {
       return;
     }
     this._refcount = 0;
-    this.#release();
-  }
-
-  /**
-   * `dma_fence_release()`: the last reference is gone. A fence still unsignalled with
-   * callbacks pending is a refcounting bug: it gets error -EDEADLK and is signalled, so no
-   * chain is left dangling, and a WARN is reported (after the fix-up, so strict mode still
-   * leaves a consistent state). Then `ops.release`.
-   */
-  #release(): void {
-    const rt = this.runtime;
-    this._flags |= F_RELEASED;
-    if (rt.trace.enabled) rt.trace.emit('dma_fence:destroy', traceArgs(this));
-    let pending: string | null = null;
-    if ((this._flags & F_SIGNALED) === 0 && this._cbFn !== null) {
-      pending = `Fence ${this.driverName()}:${this.timelineName()}:${this.context.toString(16)}:${this.seqno.toString(16)} released with pending signals!`;
-      this.lockIrqsave();
-      try {
-        this._error = -35; // -EDEADLK
-        if ((this._flags & F_SIGNALED) === 0) this._signalCore(rt.coarseNow());
-      } finally {
-        this.unlockIrqrestore();
-      }
-    }
-    const ops = this._ops;
-    if (ops !== null && ops.release !== undefined) ops.release(this);
-    if (pending !== null) {
-      rt.reports.warnOn(true, pending, ['the last reference was put while callbacks were pending: a refcount imbalance; the fence was signalled with -EDEADLK']);
-    }
+    releaseFence(this);
   }
 }
 
-/** The last ops object that passed {@link checkOps} (ops are shared, so this is nearly always a hit). */
-let lastOps: unknown = Symbol('no ops yet');
+/**
+ * `dma_fence_init()` on a fence made without arguments (a module function, not a private
+ * method: a class with `#methods` stores a brand on every instance, one more slot per fence).
+ */
+function initEmbedded(f: DmaFence, ops: DmaFenceOps<never>, context: bigint, seqno: bigint, options: FenceInitOptions, who: string): void {
+  const opsBits = checkOps(ops, who);
+  checkU64(context, 'context', who);
+  checkU64(seqno, 'seqno', who);
+  if ((f._flags & F_INITIALIZED) !== 0) {
+    throw new DepError('EBUSY', `${who}: fence ${fenceLabel(f)} is already initialized; make a new fence instead of re-initializing one`);
+  }
+  const rt = options.runtime ?? getDefaultRuntime();
+  const flags = optionFlags(rt.checks === 'off' ? F_INITIALIZED | F_INLINE_LOCK | opsBits : F_INITIALIZED | F_INLINE_LOCK | F_CHECKED | opsBits, options, who);
+  (f as { runtime: Runtime }).runtime = rt;
+  f._ops = ops;
+  (f as { context: bigint }).context = context;
+  (f as { seqno: bigint }).seqno = seqno;
+  f._error = 0;
+  f._refcount = 1;
+  f._flags = flags;
+  if ((flags & F_LOCK_CLASS) !== 0) setLockClass(f, options.lockClass!);
+  if (rt.trace.enabled) rt.trace.emit('dma_fence:init', traceArgs(f));
+}
 
-function checkOps(ops: unknown, who: string): void {
+/**
+ * `dma_fence_release()`: the last reference is gone. A fence still unsignalled with
+ * callbacks pending is a refcounting bug: it gets error -EDEADLK and is signalled, so no
+ * chain is left dangling, and a WARN is reported (after the fix-up, so strict mode still
+ * leaves a consistent state). Then `ops.release`.
+ */
+function releaseFence(f: DmaFence): void {
+  const rt = f.runtime;
+  f._flags |= F_RELEASED;
+  if (rt.trace.enabled) rt.trace.emit('dma_fence:destroy', traceArgs(f));
+  let pending: string | null = null;
+  if ((f._flags & F_SIGNALED) === 0 && f._cbFn !== null) {
+    pending = `Fence ${f.driverName()}:${f.timelineName()}:${f.context.toString(16)}:${f.seqno.toString(16)} released with pending signals!`;
+    f.lockIrqsave();
+    try {
+      f._error = -35; // -EDEADLK
+      if ((f._flags & F_SIGNALED) === 0) f._signalCore(rt.coarseNow());
+    } finally {
+      f.unlockIrqrestore();
+    }
+  }
+  const ops = f._ops;
+  if (ops !== null && ops.release !== undefined) ops.release(f);
+  if (pending !== null) {
+    rt.reports.warnOn(true, pending, ['the last reference was put while callbacks were pending: a refcount imbalance; the fence was signalled with -EDEADLK']);
+  }
+}
+
+/** The last ops object that passed {@link checkOps} (ops are shared, so this is nearly always a hit), and its flag bits. */
+let lastOps: unknown = Symbol('no ops yet');
+let lastOpsBits = 0;
+
+/** Validate `ops`; returns the flag bits its optional ops imply ({@link F_OPS_DETACH}, {@link F_ENABLE_DUE}). */
+function checkOps(ops: unknown, who: string): number {
   if (typeof ops !== 'object' || ops === null || typeof (ops as DmaFenceOps).getDriverName !== 'function' || typeof (ops as DmaFenceOps).getTimelineName !== 'function') {
     throw new DepError('EINVAL', `${who}: ops must be an object with getDriverName(fence) and getTimelineName(fence) functions (the kernel BUG()s here)`);
   }
+  const o = ops as DmaFenceOps;
+  let bits = 0;
+  if (o.release === undefined && o.wait === undefined) bits |= F_OPS_DETACH;
+  if (o.enableSignaling !== undefined) bits |= F_ENABLE_DUE;
   lastOps = ops;
+  lastOpsBits = bits;
+  return bits;
+}
+
+/** The uninitialized fence (`new DmaFence()`): every field, in the constructor's order. */
+function initUnset(f: DmaFence): void {
+  const w = f as { -readonly [K in keyof DmaFence]: DmaFence[K] };
+  w.runtime = NO_RUNTIME;
+  w._ops = null;
+  w.context = 0n;
+  w.seqno = 0n;
+  w._flags = 0;
+  w._error = 0;
+  w._refcount = 0;
+  w._cbFn = null;
+  w._cbArg = undefined;
+  w._rest = null;
+  w._lockClass = null;
+}
+
+/** True if `options` sets anything that changes the flags (the constructor's slow path). */
+function hasFlagOptions(options: FenceInitOptions): boolean {
+  return options.seqno64 !== undefined || options.inactive !== undefined || options.lockClass !== undefined;
+}
+
+/**
+ * The constructor's slow path: type and (checked mode) u64 range of context and seqno,
+ * then the options' flags. Throws `DepError('EINVAL')` before any field is written.
+ */
+function checkedInitFlags(flags: number, context: unknown, seqno: unknown, options: FenceInitOptions | undefined, who: string): number {
+  if (typeof context !== 'bigint' || typeof seqno !== 'bigint' || ((flags & F_CHECKED) !== 0 && !(isU64(context) && isU64(seqno)))) {
+    checkU64(context, 'context', who);
+    checkU64(seqno, 'seqno', who);
+  }
+  return options === undefined ? flags : optionFlags(flags, options, who);
+}
+
+/** The constructor's rare tail: the lock class (checked mode, `lockClass` option) and the init trace event. */
+function initRare(f: DmaFence, options: FenceInitOptions | undefined): void {
+  if ((f._flags & F_LOCK_CLASS) !== 0) setLockClass(f, options!.lockClass!);
+  if (f.runtime.trace.enabled) traceEvent(f, 'dma_fence:init');
+}
+
+/**
+ * `_signalCore`'s rare part, before SIGNALED is stored (so the trace event still names the
+ * driver and timeline): the `dma_fence:signaled` event, and the fence leaves the wait-for
+ * graph (`fl` is the flags word about to be stored).
+ */
+function signalRare(f: DmaFence, fl: number): void {
+  if (f.runtime.trace.enabled) traceEvent(f, 'dma_fence:signaled');
+  if ((fl & F_WFG) !== 0) graphFenceSignalled(f);
 }
 
 function optionFlags(base: number, options: FenceInitOptions, who: string): number {
@@ -908,31 +945,16 @@ export function traceArgs(f: DmaFence, ops: DmaFenceOps | null = f._ops): DmaFen
 }
 
 /**
- * The callback loop for more than one callback, checks off: a throwing callback does not
- * stop the others; the first error is rethrown at the end.
+ * The callback loop for more than one callback or checked mode (where every callback's
+ * result is checked for an await): a throwing callback does not stop the others; the
+ * first error is rethrown at the end.
  */
-function runCallbacks(f: DmaFence, fn: FenceFunc<unknown>, arg: unknown, rest: CbList): void {
+function runCallbacks(f: DmaFence, fn: FenceFunc<unknown>, arg: unknown, rest: CbList | null, fl: number): void {
+  const checked = (fl & F_CHECKED) !== 0;
   let error: unknown = NO_ERROR;
   try {
-    fn(f, arg);
-  } catch (e) {
-    error = e;
-  }
-  for (let i = 0; i < rest.length; i += 2) {
-    try {
-      (rest[i] as FenceFunc<unknown>)(f, rest[i + 1]);
-    } catch (e) {
-      if (error === NO_ERROR) error = e;
-    }
-  }
-  if (error !== NO_ERROR) throw error;
-}
-
-/** Checked-mode callback loop: every callback's result is checked for an await. */
-function runCallbacksChecked(f: DmaFence, fn: FenceFunc<unknown>, arg: unknown, rest: CbList | null): void {
-  let error: unknown = NO_ERROR;
-  try {
-    checkCallbackResult(f, fn, fn(f, arg));
+    const r = fn(f, arg);
+    if (checked) checkCallbackResult(f, fn, r);
   } catch (e) {
     error = e;
   }
@@ -940,7 +962,8 @@ function runCallbacksChecked(f: DmaFence, fn: FenceFunc<unknown>, arg: unknown, 
     for (let i = 0; i < rest.length; i += 2) {
       const g = rest[i] as FenceFunc<unknown>;
       try {
-        checkCallbackResult(f, g, g(f, rest[i + 1]));
+        const r = g(f, rest[i + 1]);
+        if (checked) checkCallbackResult(f, g, r);
       } catch (e) {
         if (error === NO_ERROR) error = e;
       }

@@ -52,5 +52,16 @@ export const F_PUBLISHED = 1 << 23;
 export const F_LOCK_CLASS = 1 << 24;
 /** The last reference was put. */
 export const F_RELEASED = 1 << 25;
+/**
+ * The ops have neither `release` nor `wait`: signalling detaches them. Read once from the
+ * ops at init (ops are constant, like the kernel's `const struct dma_fence_ops`).
+ */
+export const F_OPS_DETACH = 1 << 26;
+/**
+ * `ops.enableSignaling` is still to be called: set at init when the ops have one (read
+ * once, as {@link F_OPS_DETACH}), cleared when signalling is first enabled. Without it,
+ * enabling signalling is just the ENABLE_SIGNAL bit.
+ */
+export const F_ENABLE_DUE = 1 << 27;
 /** Mask of the bits `fence.flags` shows. */
 export const F_PUBLIC_MASK = (1 << 16) - 1;
