@@ -20,8 +20,17 @@ export interface DrmDeviceOptions {
   readonly runtime: Runtime;
   /** The memory GEM objects are backed by (a hw-sim device's `memory`). */
   readonly memory: DeviceMemory;
-  /** Device name (`card0`, `renderD128`, `accel0`). Default `card<N>`. */
+  /**
+   * Device name (`card0`, `renderD128`, `accel0`). Default `<minorPrefix><N>`, N counting
+   * the devices of that prefix made on this runtime (one runtime is one machine), so the
+   * same program gets the same names however many runtimes the process made before.
+   */
   readonly name?: string;
+  /**
+   * The minor's prefix for the default name: `card` (DRM, the default) or `accel` (the
+   * compute accelerator subsystem, `/dev/accel/accel<N>`).
+   */
+  readonly minorPrefix?: 'card' | 'accel';
   /** The driver's name (`xe`, `panthor`, `amdxdna`). Default `drm`. */
   readonly driverName?: string;
   /** `driver_features`. Default: all of {@link ALL_DRM_FEATURES}. */
@@ -40,7 +49,13 @@ export interface GemObjectCreateOptions {
   readonly name?: string;
 }
 
-let deviceCount = 0;
+const MINORS = Symbol('@dep/drm:minors');
+
+/** The next default device name of `prefix` on `rt` (`drm_minor_alloc()`'s index, per runtime). */
+function nextMinorName(rt: Runtime, prefix: 'card' | 'accel'): string {
+  const minors = rt.subsystem(MINORS, () => ({ card: 0, accel: 0 }));
+  return `${prefix}${minors[prefix]++}`;
+}
 
 /**
  * A DRM device. `open()` makes a client file (`DrmFile`); drivers subclass both — the
@@ -71,7 +86,9 @@ export class DrmDevice<F extends DrmFile = DrmFile> {
     }
     this.runtime = runtime;
     this.memory = memory;
-    this.name = options.name ?? `card${deviceCount++}`;
+    const prefix = options.minorPrefix ?? 'card';
+    if (prefix !== 'card' && prefix !== 'accel') throw new DepError('EINVAL', `new DrmDevice: minorPrefix must be 'card' or 'accel', got ${String(prefix)}`);
+    this.name = options.name ?? nextMinorName(runtime, prefix);
     this.driverName = options.driverName ?? 'drm';
     this.features = new Set(features);
     this.#names = new HandleTable<GemObject>(runtime, 'flink', { site: 'drm_gem_flink' });

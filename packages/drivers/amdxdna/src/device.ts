@@ -29,8 +29,6 @@ export interface AmdxdnaDeviceStats {
   mailboxIrqs: number;
 }
 
-let accelCount = 0;
-
 /**
  * The amdxdna device. `open()` gives an {@link AmdxdnaFile} (a client); its ioctls create
  * hardware contexts and BOs and submit commands. Call {@link AmdxdnaDevice.fini} after the
@@ -60,7 +58,7 @@ export class AmdxdnaDevice extends DrmDevice<AmdxdnaFile> {
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw new DepError('EINVAL', `new AmdxdnaDevice: timeoutMs must be > 0 ms, got ${String(timeoutMs)}`);
     const rt = options.runtime;
     const npu = options.npu ?? createAieDevice(rt, options.npuConfig ?? {});
-    super({ runtime: rt, memory: npu.memory, name: options.name ?? `accel${accelCount++}`, driverName: 'amdxdna', features: ['gem', 'syncobj', 'syncobjTimeline'] });
+    super({ runtime: rt, memory: npu.memory, ...(options.name === undefined ? {} : { name: options.name }), minorPrefix: 'accel', driverName: 'amdxdna', features: ['gem', 'syncobj', 'syncobjTimeline'] });
     this.npu = npu;
     this.timeoutMs = timeoutMs;
     this.devLock = new Mutex(rt, 'amdxdna_dev_lock');
