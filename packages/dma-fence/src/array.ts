@@ -58,9 +58,9 @@ function arrayCbFunc(f: Fence, array: DmaFenceArray): void {
   const error = (f as DmaFence)._error;
   if (error !== 0) setPendingError(array, error);
   if (--array._numPending === 0) {
-    // irq_work_queue(): rt.queueIrq(), without a closure per array.
+    // irq_work_queue(), without a closure per array.
     const rt = array.runtime;
-    rt.executor.schedule(0, rt.irqFrame, arrayIrqWork, array, false);
+    rt.irqWorkQueue(arrayIrqWork, array);
   } else {
     array.put();
   }
@@ -165,7 +165,7 @@ function notAnArrayMethod(who: string): DepError {
  *   modify it afterwards; it is frozen in checked mode);
  * - flat: a member that is itself an array or chain is a WARN and EINVAL;
  * - enabling signalling puts a callback on every member; the last one to signal queues
- *   the array's own signal through irq_work (`rt.queueIrq`), so no fence lock is ever
+ *   the array's own signal through irq_work (`rt.irqWorkQueue`), so no fence lock is ever
  *   taken recursively; the first member error becomes the array's error;
  * - `isSignaled()` can answer before signalling is enabled by counting signalled members;
  * - deadlines are forwarded to every member; release puts every member;

@@ -100,9 +100,9 @@ function chainEnableSignaling(head: DmaFenceChain): boolean {
 
 /** `dma_fence_chain_cb()`: under the contained fence's lock; re-arm through irq_work. */
 function chainCb(f: Fence, chain: DmaFenceChain): void {
-  // irq_work_queue(): rt.queueIrq(), without a closure per node.
+  // irq_work_queue(), without a closure per node.
   const rt = chain.runtime;
-  rt.executor.schedule(0, rt.irqFrame, chainIrqWork, chain, false);
+  rt.irqWorkQueue(chainIrqWork, chain);
   f.put();
 }
 
@@ -158,7 +158,7 @@ function notAChainMethod(who: string): DepError {
  * Semantics (kernel-api.md A3, B15, B16):
  * - a node completes only when its contained fence and every earlier one have signalled;
  *   signalling is armed on the first unsignalled contained fence and re-armed through
- *   irq_work (`rt.queueIrq`), never recursively under a fence lock;
+ *   irq_work (`rt.irqWorkQueue`), never recursively under a fence lock;
  * - `isSignaled()` walks the chain (the `signaled` op), so it can answer before the
  *   deferred signal has run;
  * - {@link DmaFenceChain.walk} and {@link DmaFenceChain.findSeqno} garbage-collect signalled predecessors;

@@ -175,6 +175,8 @@ describe('dma-buf-fence-chain', () => {
           await rt.yield();
           const fence = r.fence;
           if (fence === null) {
+            // null: the point has completed, so its node (seqno i + 1 is node i) has too
+            if (!fc.chains[Number(seqno) - 1]!.isSignaled()) return -22;
             nulls++;
           } else {
             // We can only find ourselves if we are on the fence we were looking for.
@@ -207,9 +209,12 @@ describe('dma-buf-fence-chain', () => {
       await fenceChainsFini(fc);
     }
     expect(finds).toBe(SEEDS * NTASKS * ITERATIONS);
-    // The seeds explored both outcomes: completed points (null) and exact self-finds.
-    expect(nulls).toBeGreaterThan(0);
+    // The seeds found exact points. A completed point (null) needs every earlier fence of
+    // the 4 096 signalled, which random signalling of 600 of them almost never gives (0–1
+    // times over the 32 seeds, depending on how the executor's events interleave): that
+    // outcome is test_find_signaled's; here each null that happens is checked above.
     expect(selfFinds).toBeGreaterThan(0);
+    expect(nulls).toBeLessThan(finds);
   }, 120_000);
 
   it('test_signal_forward', async () => {

@@ -190,6 +190,40 @@ describe('contexts', () => {
     await rt.runUntilIdle();
     expect(rt.reports.count()).toBe(0);
   });
+
+  it('irqWorkQueue batches works into one irq event, oldest first; works queued while it runs get the next raise', async () => {
+    const rt = new Runtime();
+    const seen: string[] = [];
+    const work = (name: string): void => {
+      seen.push(`${name}:${rt.context}`);
+      if (name === 'b') rt.irqWorkQueue(work, 'late');
+    };
+    rt.irqWorkQueue(work, 'a');
+    rt.irqWorkQueue(work, 'b');
+    rt.irqWorkQueue(work, 'c');
+    expect(rt.executor.pending, 'one raise for three works').toBe(1);
+    rt.queueIrq(() => seen.push('queueIrq'));
+    await rt.runUntilIdle();
+    expect(seen).toEqual(['a:irq', 'b:irq', 'c:irq', 'queueIrq', 'late:irq']);
+  });
+
+  it('a throwing irq work is that raise\'s oops; the works after it still run, before later ones', async () => {
+    const rt = new Runtime({ checks: 'warn' });
+    const seen: string[] = [];
+    rt.irqWorkQueue((n: string) => seen.push(n), 'a');
+    rt.irqWorkQueue(() => {
+      rt.irqWorkQueue((n: string) => seen.push(n), 'queued-before-the-throw');
+      throw new Error('irq work boom');
+    }, undefined);
+    rt.irqWorkQueue((n: string) => seen.push(n), 'c');
+    await rt.runUntilIdle();
+    expect(seen).toEqual(['a', 'c', 'queued-before-the-throw']);
+    expect(rt.reports.count('oops')).toBe(1);
+    expect(rt.reports.list[0]!.message).toMatch(/irq work boom/);
+    rt.irqWorkQueue((n: string) => seen.push(n), 'after');
+    await rt.runUntilIdle();
+    expect(seen.at(-1)).toBe('after');
+  });
 });
 
 describe('tasks', () => {

@@ -128,6 +128,9 @@ export class Runtime {
   readonly #blocked = new Set<Sleeper<unknown>>();
   readonly #stallHooks: StallHook[] = [];
   readonly #shutdownHooks: Array<() => void> = [];
+  /** Queued irq_work as `(fn, arg)` pairs, and the emptied list of the last raise (reused). */
+  #irqWork: unknown[] = [];
+  #irqWorkSpare: unknown[] = [];
   readonly #subsystems = new Map<object, unknown>();
   #shutDown = false;
 
@@ -267,6 +270,43 @@ export class Runtime {
   queueIrq<A = undefined>(fn: (arg: A) => void, arg?: A): void {
     this.executor.schedule(0, this.irqFrame, fn as (arg: unknown) => void, arg, false);
   }
+
+  /**
+   * `irq_work_queue()`: run `fn(arg)` at this instant in irq context, batched like the
+   * kernel's per-CPU irq_work list: the first work queued on an empty list raises one irq
+   * event, which runs every work queued before it runs, oldest first (works queued while
+   * it runs wait for the next raise). For deferrals that may share one interrupt (fence
+   * containers' signal hop); {@link queueIrq} raises one per call. A throwing work is that
+   * event's oops; the works after it still run, in a new raise. Any context.
+   */
+  irqWorkQueue<A>(fn: (arg: A) => void, arg: A): void {
+    const list = this.#irqWork;
+    list.push(fn, arg);
+    if (list.length === 2) this.executor.schedule(0, this.irqFrame, this.#runIrqWork, undefined, false);
+  }
+
+  /** The irq_work raise: run the list as it is now (see {@link irqWorkQueue}). */
+  readonly #runIrqWork = (): void => {
+    const list = this.#irqWork;
+    this.#irqWork = this.#irqWorkSpare;
+    for (let i = 0; i < list.length; i += 2) {
+      try {
+        (list[i] as (arg: unknown) => void)(list[i + 1]);
+      } catch (e) {
+        // The rest go first in the next raise; a fresh spare (this one is still in use).
+        const rest = list.slice(i + 2);
+        this.#irqWorkSpare = [];
+        if (rest.length > 0) {
+          const queued = this.#irqWork;
+          this.#irqWork = rest.concat(queued);
+          if (queued.length === 0) this.executor.schedule(0, this.irqFrame, this.#runIrqWork, undefined, false);
+        }
+        throw e;
+      }
+    }
+    list.length = 0;
+    this.#irqWorkSpare = list;
+  };
 
   /**
    * Start a task running `fn` in `process` (default) or `worker` context at this instant.
