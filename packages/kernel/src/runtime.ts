@@ -276,7 +276,7 @@ export class Runtime {
    * kernel's per-CPU irq_work list: the first work queued on an empty list raises one irq
    * event, which runs every work queued before it runs, oldest first (works queued while
    * it runs wait for the next raise). For deferrals that may share one interrupt (fence
-   * containers' signal hop); {@link queueIrq} raises one per call. A throwing work is that
+   * containers' signal hop); {@link Runtime.queueIrq} raises one per call. A throwing work is that
    * event's oops; the works after it still run, in a new raise. Any context.
    */
   irqWorkQueue<A>(fn: (arg: A) => void, arg: A): void {
