@@ -4,9 +4,9 @@
  */
 import { DepError, GFP_KERNEL, getDefaultRuntime, type Runtime } from '@dep/kernel';
 import { isDmaFenceChain } from './chain.js';
-import { asFence, DmaFence, type Fence, type FenceInitOptions } from './fence.js';
+import { asFence, DmaFence, markContainerOps, type Fence, type FenceInitOptions } from './fence.js';
 import type { DmaFenceOps } from './fence-ops.js';
-import { F_CHECKED, F_ENABLE_SIGNAL, F_INACTIVE, F_INITIALIZED, F_SIGNALED } from './flags.js';
+import { F_CHECKED, F_CONTAINER, F_ENABLE_SIGNAL, F_INACTIVE, F_INITIALIZED, F_SIGNALED } from './flags.js';
 import { assertActive } from './inactive.js';
 import { fenceLabel } from './locking.js';
 import { checkU64, isU64 } from './seqno.js';
@@ -132,6 +132,7 @@ const arrayOps: DmaFenceOps<DmaFenceArray> = {
     for (let i = 0; i < fences.length; i++) fences[i]!.setDeadline(deadline);
   },
 };
+markContainerOps(arrayOps);
 
 const EMPTY: readonly DmaFence[] = Object.freeze([]);
 
@@ -174,10 +175,12 @@ function notAnArrayMethod(who: string): DepError {
 export class DmaFenceArray extends DmaFence {
   /** @internal The members (owned references). */
   declare _fences: readonly DmaFence[];
-  /** @internal `atomic_t num_pending`. */
+  /**
+   * @internal `atomic_t num_pending`; before {@link DmaFenceArray.initArray}, the number of
+   * members {@link DmaFenceArray.alloc} made room for (the array's `runtime` is then the one
+   * it was allocated on): no field per array for what only `alloc` needs.
+   */
   declare _numPending: number;
-  /** @internal What {@link DmaFenceArray.alloc} allocated (callback slots, runtime); null for {@link DmaFenceArray.create}. */
-  declare _alloc: { readonly capacity: number; readonly runtime: Runtime } | null;
 
   /**
    * Private: arrays come from {@link DmaFenceArray.alloc} (uninitialized) or
@@ -188,7 +191,6 @@ export class DmaFenceArray extends DmaFence {
     super(context === undefined ? undefined : arrayOps, context, seqno, options);
     this._fences = EMPTY;
     this._numPending = 0;
-    this._alloc = null;
   }
 
   /**
@@ -202,7 +204,8 @@ export class DmaFenceArray extends DmaFence {
     }
     runtime.alloc(GFP_KERNEL, 'dma_fence_array_alloc');
     const array = new DmaFenceArray();
-    array._alloc = { capacity: numFences, runtime };
+    (array as { runtime: Runtime }).runtime = runtime;
+    array._numPending = numFences;
     return array;
   }
 
@@ -236,8 +239,8 @@ export class DmaFenceArray extends DmaFence {
     if ((this._flags & F_INITIALIZED) !== 0) {
       throw new DepError('EBUSY', `${who}: array ${fenceLabel(this)} is already initialized; allocate a new array`);
     }
-    const alloc = this._alloc;
-    const rt = checkArrayArgs(fences, context, seqno, options, alloc === null ? Infinity : alloc.capacity, who, alloc === null ? null : alloc.runtime);
+    // Uninitialized, so from alloc(): its capacity and runtime (create() initializes at once).
+    const rt = checkArrayArgs(fences, context, seqno, options, this._numPending, who, this.runtime);
     super.init(arrayOps, context, seqno, initOptions(rt));
     return armArray(this, fences as readonly DmaFence[], options);
   }
@@ -349,9 +352,9 @@ function checkArrayArgs(
   }
   for (let i = 0; i < n; i++) {
     const f = fences[i] as DmaFence;
-    // Fast path: an initialized, active, non-container fence of this runtime. Anything
+    // Fast path: an initialized, active, non-container (F_CONTAINER: array or chain ops) fence of this runtime. Anything
     // else takes the diagnostic path below.
-    if (f != null && f.runtime === rt && (f._flags & (F_INITIALIZED | F_INACTIVE)) === F_INITIALIZED && f._ops !== arrayOps && !isDmaFenceChain(f)) continue;
+    if (f != null && f.runtime === rt && (f._flags & (F_INITIALIZED | F_INACTIVE | F_CONTAINER)) === F_INITIALIZED) continue;
     checkMember(f, i, rt, who);
   }
   return rt;

@@ -5,7 +5,7 @@
  */
 import { DepError, GFP_KERNEL, getDefaultRuntime, type Runtime } from '@dep/kernel';
 import { contextAlloc } from './context.js';
-import { asFence, DmaFence, type Fence, type FenceInitOptions } from './fence.js';
+import { asFence, DmaFence, markContainerOps, type Fence, type FenceInitOptions } from './fence.js';
 import type { DmaFenceOps } from './fence-ops.js';
 import { F_CHECKED, F_INITIALIZED } from './flags.js';
 import { assertActive } from './inactive.js';
@@ -76,6 +76,7 @@ const chainOps: DmaFenceOps<DmaFenceChain> = {
     for (const f of DmaFenceChain.forEach(chain)) DmaFenceChain.contained(f).setDeadline(deadline);
   },
 };
+markContainerOps(chainOps);
 
 /**
  * `dma_fence_chain_enable_signaling()`: attach the node's one callback to the first

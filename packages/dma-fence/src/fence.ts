@@ -4,13 +4,14 @@ import {
   FENCE_FLAG_USER_MAX,
   FenceFlag,
   F_CHECKED,
+  F_CONTAINER,
+  F_ENABLE_DUE,
   F_ENABLE_SIGNAL,
   F_INACTIVE,
   F_INITIALIZED,
   F_INLINE_LOCK,
   F_LOCKED,
   F_LOCK_CLASS,
-  F_ENABLE_DUE,
   F_OPS_DETACH,
   F_PUBLIC_MASK,
   F_PUBLISHED,
@@ -226,7 +227,7 @@ export class DmaFence implements Fence {
       return;
     }
     const rt = options?.runtime ?? getDefaultRuntime();
-    let flags = (ops === lastOps ? lastOpsBits : checkOps(ops, 'new DmaFence')) | (rt.checks === 'off' ? BASE_OFF : BASE_CHECKED);
+    let flags = (ops === lastOps ? lastOpsBits : opsBits(ops, 'new DmaFence')) | (rt.checks === 'off' ? BASE_OFF : BASE_CHECKED);
     // Types always; the u64 range and the options' flags on the slow path only.
     if (typeof context !== 'bigint' || typeof seqno !== 'bigint' || (flags & F_CHECKED) !== 0 || (options !== undefined && hasFlagOptions(options))) {
       flags = checkedInitFlags(flags, context, seqno, options, 'new DmaFence');
@@ -784,14 +785,14 @@ export class DmaFence implements Fence {
  * method: a class with `#methods` stores a brand on every instance, one more slot per fence).
  */
 function initEmbedded(f: DmaFence, ops: DmaFenceOps<never>, context: bigint, seqno: bigint, options: FenceInitOptions, who: string): void {
-  const opsBits = checkOps(ops, who);
+  const bits = checkOps(ops, who);
   checkU64(context, 'context', who);
   checkU64(seqno, 'seqno', who);
   if ((f._flags & F_INITIALIZED) !== 0) {
     throw new DepError('EBUSY', `${who}: fence ${fenceLabel(f)} is already initialized; make a new fence instead of re-initializing one`);
   }
   const rt = options.runtime ?? getDefaultRuntime();
-  const flags = optionFlags(rt.checks === 'off' ? F_INITIALIZED | F_INLINE_LOCK | opsBits : F_INITIALIZED | F_INLINE_LOCK | F_CHECKED | opsBits, options, who);
+  const flags = optionFlags((rt.checks === 'off' ? BASE_OFF : BASE_CHECKED) | bits, options, who);
   (f as { runtime: Runtime }).runtime = rt;
   f._ops = ops;
   (f as { context: bigint }).context = context;
@@ -831,11 +832,35 @@ function releaseFence(f: DmaFence): void {
   }
 }
 
-/** The last ops object that passed {@link checkOps} (ops are shared, so this is nearly always a hit), and its flag bits. */
+/**
+ * The last two ops objects that passed {@link checkOps} and their flag bits (ops are
+ * shared, and a container alternates its members' ops with its own: nearly always a hit).
+ */
 let lastOps: unknown = Symbol('no ops yet');
 let lastOpsBits = 0;
+let prevOps: unknown = Symbol('no ops yet');
+let prevOpsBits = 0;
 
-/** Validate `ops`; returns the flag bits its optional ops imply ({@link F_OPS_DETACH}, {@link F_ENABLE_DUE}). */
+/** The flag bits of `ops` when it is not the last one seen: the other cached one, or {@link checkOps}. */
+function opsBits(ops: unknown, who: string): number {
+  if (ops !== prevOps) return checkOps(ops, who);
+  const bits = prevOpsBits;
+  prevOps = lastOps;
+  prevOpsBits = lastOpsBits;
+  lastOps = ops;
+  lastOpsBits = bits;
+  return bits;
+}
+
+/** The ops of container fences (arrays, chain nodes): their fences carry {@link F_CONTAINER}. */
+const containerOps = new WeakSet<object>();
+
+/** @internal Mark the ops of a container fence kind, before any fence with them is made. */
+export function markContainerOps(ops: DmaFenceOps<never>): void {
+  containerOps.add(ops);
+}
+
+/** Validate `ops`, cache it as the last one seen, and return its flag bits ({@link F_OPS_DETACH}, {@link F_ENABLE_DUE}). */
 function checkOps(ops: unknown, who: string): number {
   if (typeof ops !== 'object' || ops === null || typeof (ops as DmaFenceOps).getDriverName !== 'function' || typeof (ops as DmaFenceOps).getTimelineName !== 'function') {
     throw new DepError('EINVAL', `${who}: ops must be an object with getDriverName(fence) and getTimelineName(fence) functions (the kernel BUG()s here)`);
@@ -844,6 +869,9 @@ function checkOps(ops: unknown, who: string): number {
   let bits = 0;
   if (o.release === undefined && o.wait === undefined) bits |= F_OPS_DETACH;
   if (o.enableSignaling !== undefined) bits |= F_ENABLE_DUE;
+  if (containerOps.has(o)) bits |= F_CONTAINER;
+  prevOps = lastOps;
+  prevOpsBits = lastOpsBits;
   lastOps = ops;
   lastOpsBits = bits;
   return bits;

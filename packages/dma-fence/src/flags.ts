@@ -63,5 +63,7 @@ export const F_OPS_DETACH = 1 << 26;
  * enabling signalling is just the ENABLE_SIGNAL bit.
  */
 export const F_ENABLE_DUE = 1 << 27;
+/** The fence is a container (array or chain node): its ops were marked with `markContainerOps`. */
+export const F_CONTAINER = 1 << 28;
 /** Mask of the bits `fence.flags` shows. */
 export const F_PUBLIC_MASK = (1 << 16) - 1;
