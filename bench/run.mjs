@@ -190,16 +190,23 @@ const results = jobs.map((j) => ({
   max: Math.max(...j.medians),
   perProcess: j.medians,
   ratio: null,
+  roundRatio: null,
   file: relative(ROOT, j.file),
 }));
 for (const r of results) {
   const base = results.find((b) => b.group === r.group && b.metric === r.metric && b.baseline);
   r.ratio = base && base.median !== 0 ? r.median / base.median : null;
+  // The same ratio taken within each round (the case and its baseline ran minutes apart at
+  // most), then its median and spread: less sensitive to the host's load drifting between rounds.
+  if (base && !r.baseline && base.perProcess.every((m) => m !== 0)) {
+    const perRound = r.perProcess.map((m, i) => m / base.perProcess[i]);
+    r.roundRatio = { median: median(perRound), min: Math.min(...perRound), max: Math.max(...perRound), perRound };
+  }
 }
 results.sort((a, b) => a.group.localeCompare(b.group) || b.metric.localeCompare(a.metric) || Number(b.baseline) - Number(a.baseline) || a.name.localeCompare(b.name));
 
 const fmt = (x) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
-const rows = [['group', 'case', 'unit', 'median', 'spread (min..max)', 'ratio']];
+const rows = [['group', 'case', 'unit', 'median', 'spread (min..max)', 'ratio', 'per round (min..max)']];
 let lastKey = '';
 for (const r of results) {
   const key = `${r.metric}/${r.group}`;
@@ -210,11 +217,12 @@ for (const r of results) {
     fmt(r.median),
     `${fmt(r.min)}..${fmt(r.max)}`,
     r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`,
+    r.roundRatio === null ? '' : `${r.roundRatio.median.toFixed(2)}× (${r.roundRatio.min.toFixed(2)}..${r.roundRatio.max.toFixed(2)})`,
   ]);
   lastKey = key;
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-const right = new Set([3, 4, 5]);
+const right = new Set([3, 4, 5, 6]);
 console.log('');
 for (const [i, row] of rows.entries()) {
   console.log(row.map((cell, k) => (right.has(k) ? cell.padStart(widths[k]) : cell.padEnd(widths[k]))).join('  ').trimEnd());
