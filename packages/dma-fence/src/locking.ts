@@ -68,32 +68,14 @@ function classOf(f: DmaFence): LockClass {
 /** @internal `dma_fence_lock_irqsave()`, checked. */
 export function lockChecked(f: DmaFence): void {
   const rt = f.runtime;
-  const ld = rt.lockdep;
   const cls = classOf(f);
   const cur = rt.current;
-  if ((f._flags & F_LOCKED) !== 0) {
-    const mine = ld.isHeld(f);
-    rt.reports.capture(() =>
-      rt.reports.report(
-        'lockdep',
-        mine
-          ? `possible recursive locking detected: ${cur.toString()} is trying to acquire ${cls.name} of fence ${fenceLabel(f)} but already holds the same lock`
-          : `BUG: spinlock lockup suspected: ${cls.name} of fence ${fenceLabel(f)} is held by a task that is not running`,
-        mine
-          ? [
-              'fence callbacks and enableSignaling run under the fence lock: do not call getStatus/addCallback/removeCallback/signal on the same fence from them (use the …Locked variants, or defer with rt.queueIrq)',
-              ...cur.held.map((h, i) => `  #${i}: ${h.className}`),
-            ]
-          : ['a task awaited (or returned) with this fence lock held: it can never release it while this one spins'],
-      ),
-    );
-    throw new DepError('EDEADLK', `fence lock of ${fenceLabel(f)} is already held${mine ? ' by this task' : ''}; taking it again deadlocks (fence locks are spinlocks, not recursive)`);
-  }
+  if ((f._flags & F_LOCKED) !== 0) throw lockedAgain(f, cls);
   cur.irqsOff++;
   cur.atomic++;
   f._flags |= F_LOCKED;
   try {
-    ld.acquireSpin(cls, f);
+    rt.lockdep.acquireSpin(cls, f);
   } catch (e) {
     // A strict-mode report: leave everything as it was before the call.
     const held = cur.held;
@@ -105,21 +87,52 @@ export function lockChecked(f: DmaFence): void {
   }
 }
 
+/**
+ * Taking a fence lock that is held: report it (recursion by this task, or a holder that
+ * is not running) and return the EDEADLK to throw. Out of line, so `lockChecked` stays
+ * small enough to inline.
+ */
+function lockedAgain(f: DmaFence, cls: LockClass): DepError {
+  const rt = f.runtime;
+  const cur = rt.current;
+  const mine = rt.lockdep.isHeld(f);
+  rt.reports.capture(() =>
+    rt.reports.report(
+      'lockdep',
+      mine
+        ? `possible recursive locking detected: ${cur.toString()} is trying to acquire ${cls.name} of fence ${fenceLabel(f)} but already holds the same lock`
+        : `BUG: spinlock lockup suspected: ${cls.name} of fence ${fenceLabel(f)} is held by a task that is not running`,
+      mine
+        ? [
+            'fence callbacks and enableSignaling run under the fence lock: do not call getStatus/addCallback/removeCallback/signal on the same fence from them (use the …Locked variants, or defer with rt.queueIrq)',
+            ...cur.held.map((h, i) => `  #${i}: ${h.className}`),
+          ]
+        : ['a task awaited (or returned) with this fence lock held: it can never release it while this one spins'],
+    ),
+  );
+  return new DepError('EDEADLK', `fence lock of ${fenceLabel(f)} is already held${mine ? ' by this task' : ''}; taking it again deadlocks (fence locks are spinlocks, not recursive)`);
+}
+
+/** Releasing a fence lock that is not held: report it and return the EPERM to throw (out of line). */
+function unlockedNotHeld(f: DmaFence): DepError {
+  const rt = f.runtime;
+  const cur = rt.current;
+  const why = 'it is not locked';
+  rt.reports.capture(() =>
+    rt.reports.report('lockdep', `WARNING: bad unlock balance detected: ${cur.toString()} releases the lock of fence ${fenceLabel(f)}, but ${why}`, [
+      'call unlockIrqrestore() only after lockIrqsave() on the same fence, in the same task',
+    ]),
+  );
+  return new DepError('EPERM', `unlockIrqrestore() on fence ${fenceLabel(f)} by ${cur.toString()}: ${why}`);
+}
+
 /** @internal `dma_fence_unlock_irqrestore()`, checked. */
 export function unlockChecked(f: DmaFence): void {
   const rt = f.runtime;
   const ld = rt.lockdep;
   const cur = rt.current;
   // The lock bit says whether it is held; lockdep's release reports a holder that is another task.
-  if ((f._flags & F_LOCKED) === 0) {
-    const why = 'it is not locked';
-    rt.reports.capture(() =>
-      rt.reports.report('lockdep', `WARNING: bad unlock balance detected: ${cur.toString()} releases the lock of fence ${fenceLabel(f)}, but ${why}`, [
-        'call unlockIrqrestore() only after lockIrqsave() on the same fence, in the same task',
-      ]),
-    );
-    throw new DepError('EPERM', `unlockIrqrestore() on fence ${fenceLabel(f)} by ${cur.toString()}: ${why}`);
-  }
+  if ((f._flags & F_LOCKED) === 0) throw unlockedNotHeld(f);
   ld.release(f);
   f._flags &= ~F_LOCKED;
   if (cur.atomic > 0) cur.atomic--;
