@@ -114,7 +114,7 @@ export class DepJob {
    * Process context (it allocates with `GFP_KERNEL`).
    */
   constructor(queue: DepQueue, options?: DepJobOptions) {
-    if ((queue as unknown) === SHAPE_ONLY) {
+    if ((queue as unknown) === JOB_SHAPE) {
       // The module's shape sentinel (JOB_SHAPE): the same fields in the same order as below,
       // no queue, nothing registered anywhere.
       this.queue = null as unknown as DepQueue;
@@ -131,6 +131,7 @@ export class DepJob {
       this._next = null;
       this._x = null;
       this._token = null;
+      JOB_SHAPE.job = this;
       return;
     }
     const q = queue as DepQueue & { _checkJobInit?: unknown };
@@ -544,24 +545,26 @@ export class DepJob {
   }
 }
 
-/** The queue argument that makes the shape sentinel below (never a real queue). */
-const SHAPE_ONLY: object = Object.freeze({ name: 'drm_dep job shape sentinel' });
-
 /**
- * A `DepJob` that is never used, kept for the life of the module so that the hidden class
- * of plain `DepJob`s always has a live instance. V8 drops a hidden class no live object has
- * at a full GC and deoptimizes every function that embeds it; when every job of a burst is
- * freed (the common state between bursts) each full GC would otherwise send the submit,
- * bypass, run and free paths back through deoptimization and re-optimization (decision
- * 0517). It holds no queue, runtime or fence of its own (only the shared
- * {@link UNARMED} placeholder), is not tracked and is never counted. Subclasses of
- * `DepJob` have hidden classes of their own, which this does not cover.
+ * The shape sentinel: a `DepJob` that is never used, kept for the life of the module so that
+ * the hidden class of plain `DepJob`s always has a live instance. V8 drops a hidden class no
+ * live object has at a full GC and deoptimizes every function that embeds it; when every job
+ * of a burst is freed (the common state between bursts) each full GC would otherwise send
+ * the submit, bypass, run and free paths back through deoptimization and re-optimization
+ * (decision 0517). It holds no queue, runtime or fence of its own (only the shared
+ * {@link UNARMED} placeholder), is not tracked and is never counted. Subclasses of `DepJob`
+ * have hidden classes of their own, which this does not cover.
+ *
+ * This object is also the queue argument that makes the sentinel (never a real queue): the
+ * constructor refers to it, which keeps it, and the job it holds, alive in every build
+ * (a module-level constant nothing refers to may be dropped by a bundler or by V8).
  */
-const JOB_SHAPE: { readonly job: DepJob } = { job: new DepJob(SHAPE_ONLY as DepQueue) };
+const JOB_SHAPE: { job: DepJob | null } = { job: null };
+new DepJob(JOB_SHAPE as unknown as DepQueue);
 
-/** @internal The shape sentinel (tests check it is not a usable job). */
+/** @internal The shape sentinel (tests check it is no usable job). */
 export function jobShapeSentinel(): DepJob {
-  return JOB_SHAPE.job;
+  return JOB_SHAPE.job!;
 }
 
 /** Same-context dedup: keep the later fence, put the other. */
