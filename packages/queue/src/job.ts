@@ -465,7 +465,11 @@ export class DepJob {
   _edgeTo(dep: DmaFence, preempt: boolean): void {
     if (this._token === null) return; // checks off
     const e = fenceWaitsOn(this._fence, dep, preempt ? 'drm_dep job preempt dependency' : 'drm_dep job dependency');
-    if (e.active) ((this._x ??= newExtras()).edges ??= []).push(e);
+    if (!e.active) return;
+    const x = (this._x ??= newExtras());
+    // `[e]` sizes the backing store for one edge; `[]` + push would allocate room for 17.
+    if (x.edges === null) x.edges = [e];
+    else x.edges.push(e);
   }
 
   // --- arm / push ------------------------------------------------------------------------
