@@ -148,7 +148,14 @@ export interface Fence {
 type CbList = unknown[];
 
 const NO_ERROR: unique symbol = Symbol('no error');
-const NO_RUNTIME = undefined as unknown as Runtime;
+/**
+ * What an uninitialized fence holds ({@link initUnset}), and the shape sentinel: one
+ * uninitialized `DmaFence`, made when this module loads and kept for its life, so the plain
+ * `DmaFence` hidden class (and the optimized code that depends on it) survives a full GC
+ * that finds no other fence alive (decision 0204). `initUnset` reads this object, which keeps
+ * it, and the sentinel in it, referenced in bundled builds too.
+ */
+const UNSET: { readonly runtime: Runtime; shape: DmaFence | null } = { runtime: undefined as unknown as Runtime, shape: null };
 
 // One constant per hot test, so the hot methods stay small enough for V8 to inline into
 // their callers (decision 0203).
@@ -880,7 +887,7 @@ function checkOps(ops: unknown, who: string): number {
 /** The uninitialized fence (`new DmaFence()`): every field, in the constructor's order. */
 function initUnset(f: DmaFence): void {
   const w = f as { -readonly [K in keyof DmaFence]: DmaFence[K] };
-  w.runtime = NO_RUNTIME;
+  w.runtime = UNSET.runtime;
   w._ops = null;
   w.context = 0n;
   w.seqno = 0n;
@@ -1018,4 +1025,11 @@ function checkCallbackResult(f: DmaFence, fn: FenceFunc<unknown>, result: unknow
  */
 function traceEvent(f: DmaFence, name: 'dma_fence:init' | 'dma_fence:signaled' | 'dma_fence:enable_signal', ops: DmaFenceOps | null = f._ops): void {
   f.runtime.trace.emit(name, traceArgs(f, ops));
+}
+
+UNSET.shape = new DmaFence();
+
+/** @internal The shape sentinel (decision 0204; tests check it is an uninitialized fence with the plain class's hidden class). */
+export function fenceShapeSentinel(): DmaFence {
+  return UNSET.shape!;
 }
