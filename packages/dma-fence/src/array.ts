@@ -352,8 +352,8 @@ function checkArrayArgs(
   }
   for (let i = 0; i < n; i++) {
     const f = fences[i] as DmaFence;
-    // Fast path: an initialized, active, non-container (F_CONTAINER: array or chain ops) fence of this runtime. Anything
-    // else takes the diagnostic path below.
+    // Fast path: an initialized, active fence of this runtime that is no container
+    // (F_CONTAINER: array or chain ops). Anything else takes the diagnostic path below.
     if (f != null && f.runtime === rt && (f._flags & (F_INITIALIZED | F_INACTIVE | F_CONTAINER)) === F_INITIALIZED) continue;
     checkMember(f, i, rt, who);
   }
