@@ -235,7 +235,17 @@ class WaitForGraph {
   signalled(f: DmaFence): void {
     const n = this.#lookup(f);
     if (n === null) return;
-    for (const e of [...n.outEdges(), ...n.inEdges()]) this.unlink(e);
+    // Walk the intrusive lists, taking each next link before unlink clears it: no copies.
+    for (let e = n.outHead; e !== null; ) {
+      const next = e.nextOut;
+      this.unlink(e);
+      e = next;
+    }
+    for (let e = n.inHead; e !== null; ) {
+      const next = e.nextIn;
+      this.unlink(e);
+      e = next;
+    }
     if (this.#lookup(f) === n) NodeSlot.write(f, null);
   }
 
@@ -356,8 +366,16 @@ class WaitForGraph {
 
 /** @internal The runtime's graph, made (with its watchdog) on first use. Checked mode only. */
 export function ensureWaitForGraph(rt: Runtime): WaitForGraph {
-  return rt.subsystem(GRAPH_KEY, (r) => new WaitForGraph(r));
+  if (rt === lastGraphRt) return lastGraph!;
+  const g = rt.subsystem(GRAPH_KEY, (r) => new WaitForGraph(r));
+  lastGraphRt = rt;
+  lastGraph = g;
+  return g;
 }
+
+/** The graph {@link ensureWaitForGraph} returned last, and its runtime (one runtime at a time is the common case). */
+let lastGraphRt: Runtime | null = null;
+let lastGraph: WaitForGraph | null = null;
 
 /** @internal Called from signal when the fence carries `F_WFG`. */
 export function graphFenceSignalled(f: DmaFence): void {
