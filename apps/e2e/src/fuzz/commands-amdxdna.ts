@@ -8,7 +8,7 @@ import { AmdxdnaBoType, AmdxdnaConfigHwctxParam, writeCommand } from '@dep/drive
 import { GEM_MAX_SIZE } from '@dep/drm';
 import { expect } from 'vitest';
 import { call, checkModel, expectErrno, objKey, type Cmd } from './harness.js';
-import { bogus, chainPoint, lowestFree, otherFiles, pick, type FileModel, type Model } from './model.js';
+import { bogus, chainPoint, handleOf, lowestFree, otherFiles, pick, type FileModel, type Model } from './model.js';
 import { AMDXDNA, NPU_COLUMNS, type World } from './world.js';
 
 const PAGE = 4096n;
@@ -108,7 +108,7 @@ export class AxHwctxDestroy implements Cmd {
     const dm = m.devs[AMDXDNA];
     const fm = dm.files[this.f]!;
     const file = axFile(w, this.f);
-    const h = this.bad ? bogus(fm.ctxs, otherFiles(dm, this.f).map((x) => x.ctxs)) : pick(fm.ctxs, this.i);
+    const h = handleOf(dm, this.f, 'ctxs', this.i, this.bad);
     if (h === undefined || !fm.ctxs.has(h)) {
       await expectErrno(w, 'EINVAL', this.toString(), () => file.destroyHwctx({ handle: h ?? 1 }));
     } else {
@@ -135,7 +135,7 @@ export class AxHwctxConfig implements Cmd {
     const fm = dm.files[this.f]!;
     const file = axFile(w, this.f);
     const what = this.toString();
-    const h = this.variant === 'bad-ctx' ? bogus(fm.ctxs, otherFiles(dm, this.f).map((x) => x.ctxs)) : pick(fm.ctxs, this.i);
+    const h = handleOf(dm, this.f, 'ctxs', this.i, this.variant === 'bad-ctx');
     const devBos = handlesOfType(m, fm, AmdxdnaBoType.DEV);
     const cu = pick(devBos, this.cuI) ?? pick(fm.gem, this.cuI) ?? 1;
     const paramType = this.variant === 'param' ? AmdxdnaConfigHwctxParam.ASSIGN_DBG_BUF : this.variant === 'unknown-param' ? 9 : AmdxdnaConfigHwctxParam.CONFIG_CU;
@@ -208,7 +208,7 @@ export class AxWaitCmd implements Cmd {
     const fm = dm.files[this.f]!;
     const file = axFile(w, this.f);
     const what = this.toString();
-    const h = this.variant === 'bad-ctx' ? bogus(fm.ctxs, otherFiles(dm, this.f).map((x) => x.ctxs)) : pick(fm.ctxs, this.i);
+    const h = handleOf(dm, this.f, 'ctxs', this.i, this.variant === 'bad-ctx');
     const ctx = h === undefined ? undefined : fm.ctxs.get(h);
     const submitted = ctx === undefined ? 0n : ctx.nextSeq - 1n;
     const seq = this.variant === 'zero' ? 0n : this.variant === 'future' || submitted === 0n ? submitted + 1n : 1n + (BigInt(this.seqI) % submitted);

@@ -8,7 +8,7 @@
 import { SyncobjFdToHandleFlags, SyncobjHandleToFdFlags, type DmaBufFd, type DrmFile } from '@dep/drm';
 import { expect } from 'vitest';
 import { call, checkModel, expectErrno, objKey, type Cmd } from './harness.js';
-import { bogus, chainPoint, dropNames, emptyFile, lowestFree, otherFiles, pick, type Model } from './model.js';
+import { bogus, chainPoint, dropNames, emptyFile, handleOf, lowestFree, otherFiles, pick, type Model } from './model.js';
 import { DEVICE_NAMES, deviceIndex, fileOf, type DeviceIndex, type World } from './world.js';
 
 /** A client: device and file index. */
@@ -28,7 +28,7 @@ export class GemClose implements Cmd {
   async run(m: Model, w: World): Promise<void> {
     const dm = m.devs[this.t.d];
     const fm = dm.files[this.t.f]!;
-    const h = this.bad ? bogus(fm.gem, otherFiles(dm, this.t.f).map((x) => x.gem)) : pick(fm.gem, this.i);
+    const h = handleOf(dm, this.t.f, 'gem', this.i, this.bad);
     const file = fileOf(w, this.t.d, this.t.f);
     if (h === undefined || !fm.gem.has(h)) {
       await expectErrno(w, 'EINVAL', this.toString(), () => file.gemClose({ handle: h ?? 1 }));
@@ -52,7 +52,7 @@ export class FlinkOpen implements Cmd {
     const fm = dm.files[this.t.f]!;
     const from = fileOf(w, this.t.d, this.t.f);
     const to = fileOf(w, this.t.d, this.to);
-    const h = this.bad ? bogus(fm.gem, otherFiles(dm, this.t.f).map((x) => x.gem)) : pick(fm.gem, this.i);
+    const h = handleOf(dm, this.t.f, 'gem', this.i, this.bad);
     if (h === undefined || !fm.gem.has(h)) {
       await expectErrno(w, 'ENOENT', `${this.toString()} flink`, () => from.gemFlink({ handle: h ?? 1 }));
       await expectErrno(w, 'ENOENT', `${this.toString()} open`, () => to.gemOpen({ name: lowestFree(dm.names) }));
@@ -90,7 +90,7 @@ export class PrimeShare implements Cmd {
     const fm = dm.files[this.t.f]!;
     const from = fileOf(w, this.t.d, this.t.f);
     const to = fileOf(w, this.to.d, this.to.f);
-    const h = this.variant === 'bogus' ? bogus(fm.gem, otherFiles(dm, this.t.f).map((x) => x.gem)) : pick(fm.gem, this.i);
+    const h = handleOf(dm, this.t.f, 'gem', this.i, this.variant === 'bogus');
     if (h === undefined || !fm.gem.has(h)) {
       await expectErrno(w, 'ENOENT', this.toString(), () => from.primeHandleToFd({ handle: h ?? 1 }));
       checkModel(m, w);
@@ -194,7 +194,7 @@ export class SyncDestroy implements Cmd {
     const dm = m.devs[this.t.d];
     const fm = dm.files[this.t.f]!;
     const file = fileOf(w, this.t.d, this.t.f);
-    const h = this.bad ? bogus(fm.sync, otherFiles(dm, this.t.f).map((x) => x.sync)) : pick(fm.sync, this.i);
+    const h = handleOf(dm, this.t.f, 'sync', this.i, this.bad);
     if (h === undefined || !fm.sync.has(h)) {
       await expectErrno(w, 'EINVAL', this.toString(), () => file.syncobjDestroy({ handle: h ?? 1 }));
     } else {
@@ -263,7 +263,7 @@ export class SyncShare implements Cmd {
     const dm = m.devs[this.t.d];
     const fm = dm.files[this.t.f]!;
     const from = fileOf(w, this.t.d, this.t.f);
-    const h = this.bad ? bogus(fm.sync, otherFiles(dm, this.t.f).map((x) => x.sync)) : pick(fm.sync, this.i);
+    const h = handleOf(dm, this.t.f, 'sync', this.i, this.bad);
     if (h === undefined || !fm.sync.has(h)) {
       await expectErrno(w, 'EINVAL', this.toString(), () => from.syncobjHandleToFd({ handle: h ?? 1 }));
     } else {
@@ -328,7 +328,7 @@ export class SyncFileShare implements Cmd {
     const tm = tdm.files[this.to.f]!;
     const from = fileOf(w, this.t.d, this.t.f);
     const to = fileOf(w, this.to.d, this.to.f);
-    const src = this.bad === 'src' ? bogus(fm.sync, otherFiles(dm, this.t.f).map((x) => x.sync)) : pick(fm.sync, this.src);
+    const src = handleOf(dm, this.t.f, 'sync', this.src, this.bad === 'src');
     const exportIt = () => from.syncobjHandleToFd({ handle: src ?? 1, flags: SyncobjHandleToFdFlags.EXPORT_SYNC_FILE });
     if (src === undefined || !fm.sync.has(src)) {
       await expectErrno(w, 'ENOENT', `${this.toString()} export`, exportIt);
@@ -472,7 +472,7 @@ export class TimelineSignal implements Cmd {
     const dm = m.devs[this.t.d];
     const fm = dm.files[this.t.f]!;
     const file = fileOf(w, this.t.d, this.t.f);
-    const h = this.bad ? bogus(fm.sync, otherFiles(dm, this.t.f).map((x) => x.sync)) : pick(fm.sync, this.i);
+    const h = handleOf(dm, this.t.f, 'sync', this.i, this.bad);
     if (h === undefined || !fm.sync.has(h)) {
       await expectErrno(w, 'ENOENT', this.toString(), () => file.syncobjTimelineSignal({ handles: [h ?? 1], points: [1n] }));
     } else {

@@ -9,7 +9,7 @@ import { PanthorSyncOpFlags, PanthorVmBindFlags, PanthorVmBindOpFlags } from '@d
 import { expect } from 'vitest';
 import { call, checkModel, expectErrno, objKey, type Cmd } from './harness.js';
 import type { BindVariant, SubmitVariant } from './commands-xe.js';
-import { bogus, lowestFree, otherFiles, pick, slotVa, type Model } from './model.js';
+import { bogus, handleOf, lowestFree, otherFiles, pick, slotVa, type Model } from './model.js';
 import { PANTHOR, type World } from './world.js';
 
 const PAGE = 4096n;
@@ -92,7 +92,7 @@ export class PtVmDestroy implements Cmd {
     const dm = m.devs[PANTHOR];
     const fm = dm.files[this.f]!;
     const file = ptFile(w, this.f);
-    const id = this.bad ? bogus(fm.vms, otherFiles(dm, this.f).map((x) => x.vms)) : pick(fm.vms, this.i);
+    const id = handleOf(dm, this.f, 'vms', this.i, this.bad);
     if (id === undefined || !fm.vms.has(id)) {
       await expectErrno(w, 'EINVAL', this.toString(), () => file.vmDestroy({ id: id ?? 1 }));
     } else {
@@ -121,7 +121,7 @@ export class PtVmBind implements Cmd {
     const fm = dm.files[this.f]!;
     const file = ptFile(w, this.f);
     const what = this.toString();
-    const vmId = this.variant === 'bad-vm' ? bogus(fm.vms, otherFiles(dm, this.f).map((x) => x.vms)) : (pick(fm.vms, this.vmI) ?? 1);
+    const vmId = (handleOf(dm, this.f, 'vms', this.vmI, this.variant === 'bad-vm') ?? 1);
     const va = slotVa(this.slot) + (this.variant === 'misaligned' ? 0x800n : 0n);
     const isAsync = this.variant === 'async' && fm.sync.size > 0;
     const first = pick(fm.sync, this.boI);
@@ -139,7 +139,7 @@ export class PtVmBind implements Cmd {
         m.points.set(fm.sync.get(first!)!, 0n);
       }
     };
-    const h = this.variant === 'bad-bo' ? bogus(fm.gem, otherFiles(dm, this.f).map((x) => x.gem)) : pick(fm.gem, this.boI);
+    const h = handleOf(dm, this.f, 'gem', this.boI, this.variant === 'bad-bo');
     if (!fm.vms.has(vmId) || this.variant === 'misaligned' || (syncs.length > 0 && !isAsync)) {
       await expectErrno(w, 'EINVAL', what, () => bind(this.map ? (h ?? 1) : 0, 0n));
     } else if (!this.map) {
@@ -179,7 +179,7 @@ export class PtGroupCreate implements Cmd {
     const fm = dm.files[this.f]!;
     const file = ptFile(w, this.f);
     const what = this.toString();
-    const vmId = this.variant === 'bad-vm' ? bogus(fm.vms, otherFiles(dm, this.f).map((x) => x.vms)) : (pick(fm.vms, this.vmI) ?? 1);
+    const vmId = (handleOf(dm, this.f, 'vms', this.vmI, this.variant === 'bad-vm') ?? 1);
     const create = () =>
       file.groupCreate({ queues: [{ priority: 0, pad: 0, ringbufSize: this.variant === 'ring' ? 6144 : 4096 }], priority: this.variant === 'priority' ? 2 : 0, vmId });
     if (this.variant === 'ring') await expectErrno(w, 'EINVAL', what, create);
@@ -203,7 +203,7 @@ export class PtGroupDestroy implements Cmd {
     const dm = m.devs[PANTHOR];
     const fm = dm.files[this.f]!;
     const file = ptFile(w, this.f);
-    const h = this.bad ? bogus(fm.ctxs, otherFiles(dm, this.f).map((x) => x.ctxs)) : pick(fm.ctxs, this.i);
+    const h = handleOf(dm, this.f, 'ctxs', this.i, this.bad);
     if (h === undefined || !fm.ctxs.has(h)) {
       await expectErrno(w, 'EINVAL', this.toString(), () => file.groupDestroy({ groupHandle: h ?? 1 }));
     } else {

@@ -7,7 +7,7 @@ import { GEM_MAX_SIZE } from '@dep/drm';
 import { XE_SYNC_FLAG_SIGNAL, XeEngineClass, XeSyncType, XeVmBindOp, XeVmCreateFlags } from '@dep/driver-xe';
 import { expect } from 'vitest';
 import { call, checkModel, expectErrno, objKey, type Cmd } from './harness.js';
-import { bogus, lowestFree, otherFiles, pick, slotVa, type Model } from './model.js';
+import { bogus, handleOf, lowestFree, otherFiles, pick, slotVa, type Model } from './model.js';
 import { XE, type World } from './world.js';
 
 const PAGE = 4096n;
@@ -100,7 +100,7 @@ export class XeVmDestroy implements Cmd {
     const dm = m.devs[XE];
     const fm = dm.files[this.f]!;
     const file = xeFile(w, this.f);
-    const id = this.bad ? bogus(fm.vms, otherFiles(dm, this.f).map((x) => x.vms)) : pick(fm.vms, this.i);
+    const id = handleOf(dm, this.f, 'vms', this.i, this.bad);
     if (id === undefined || !fm.vms.has(id)) {
       await expectErrno(w, 'ENOENT', this.toString(), () => file.vmDestroy({ vmId: id ?? 1 }));
     } else if (dm.vms.get(fm.vms.get(id)!)!.lr && [...fm.ctxs.values()].some((c) => c.vm === fm.vms.get(id))) {
@@ -132,7 +132,7 @@ export class XeVmBind implements Cmd {
     const fm = dm.files[this.f]!;
     const file = xeFile(w, this.f);
     const what = this.toString();
-    const vmId = this.variant === 'bad-vm' ? bogus(fm.vms, otherFiles(dm, this.f).map((x) => x.vms)) : pick(fm.vms, this.vmI);
+    const vmId = handleOf(dm, this.f, 'vms', this.vmI, this.variant === 'bad-vm');
     const addr = slotVa(this.slot) + (this.variant === 'misaligned' ? 0x800n : 0n);
     const bind = (obj: number, objOffset: bigint) =>
       file.vmBind({ vmId: vmId ?? 1, binds: [{ obj, objOffset, range: PAGE, addr, op: this.map ? XeVmBindOp.MAP : XeVmBindOp.UNMAP, flags: this.variant === 'flags' ? 1 : 0 }] });
@@ -151,7 +151,7 @@ export class XeVmBind implements Cmd {
       }
     } else {
       const vm = fm.vms.get(vmId)!;
-      const h = this.variant === 'bad-bo' ? bogus(fm.gem, otherFiles(dm, this.f).map((x) => x.gem)) : pick(fm.gem, this.boI);
+      const h = handleOf(dm, this.f, 'gem', this.boI, this.variant === 'bad-bo');
       if (h === undefined || !fm.gem.has(h)) {
         await expectErrno(w, 'ENOENT', what, () => bind(h ?? 1, 0n));
       } else {
@@ -182,7 +182,7 @@ export class XeQueueCreate implements Cmd {
     const fm = dm.files[this.f]!;
     const file = xeFile(w, this.f);
     const what = this.toString();
-    const vmId = this.variant === 'bad-vm' ? bogus(fm.vms, otherFiles(dm, this.f).map((x) => x.vms)) : pick(fm.vms, this.vmI);
+    const vmId = handleOf(dm, this.f, 'vms', this.vmI, this.variant === 'bad-vm');
     const engineClass = CLASSES[this.cls % CLASSES.length]!;
     const create = () =>
       file.execQueueCreate({ vmId: vmId ?? 1, width: this.variant === 'width' ? 2 : 1, numPlacements: 1, instances: [{ engineClass, engineInstance: this.variant === 'instance' ? 3 : 0 }] });
@@ -207,7 +207,7 @@ export class XeQueueDestroy implements Cmd {
     const dm = m.devs[XE];
     const fm = dm.files[this.f]!;
     const file = xeFile(w, this.f);
-    const id = this.bad ? bogus(fm.ctxs, otherFiles(dm, this.f).map((x) => x.ctxs)) : pick(fm.ctxs, this.i);
+    const id = handleOf(dm, this.f, 'ctxs', this.i, this.bad);
     if (id === undefined || !fm.ctxs.has(id)) {
       await expectErrno(w, 'ENOENT', this.toString(), () => file.execQueueDestroy({ execQueueId: id ?? 1 }));
     } else {

@@ -137,6 +137,18 @@ export function bogus(mine: ReadonlyMap<number, unknown>, others: ReadonlyArray<
   return 1000 + mine.size;
 }
 
+/** The handle tables of a file model. */
+export type HandleTableName = 'gem' | 'sync' | 'prime' | 'vms' | 'ctxs';
+
+/**
+ * A handle of table `table` of file `f`: its `i`-th one ({@link pick}), or with `bad` one it
+ * does not have ({@link bogus}: preferably valid in another file of the device).
+ */
+export function handleOf(d: DevModel, f: number, table: HandleTableName, i: number, bad: boolean): number | undefined {
+  const mine = d.files[f]![table];
+  return bad ? bogus(mine, otherFiles(d, f).map((x) => x[table])) : pick(mine, i);
+}
+
 /** Number of handles naming `obj` across the device's files. */
 export function handleCount(d: DevModel, obj: string): number {
   let n = 0;
