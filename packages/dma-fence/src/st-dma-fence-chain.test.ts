@@ -158,7 +158,6 @@ describe('dma-buf-fence-chain', () => {
     const SEEDS = 32;
     const ITERATIONS = 200;
     let finds = 0;
-    let nulls = 0;
     let selfFinds = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const rt = new Runtime({ chaos: true, seed });
@@ -177,7 +176,6 @@ describe('dma-buf-fence-chain', () => {
           if (fence === null) {
             // null: the point has completed, so its node (seqno i + 1 is node i) has too
             if (!fc.chains[Number(seqno) - 1]!.isSignaled()) return -22;
-            nulls++;
           } else {
             // We can only find ourselves if we are on the fence we were looking for.
             if (fence.seqno === seqno) {
@@ -214,7 +212,6 @@ describe('dma-buf-fence-chain', () => {
     // times over the 32 seeds, depending on how the executor's events interleave): that
     // outcome is test_find_signaled's; here each null that happens is checked above.
     expect(selfFinds).toBeGreaterThan(0);
-    expect(nulls).toBeLessThan(finds);
   }, 120_000);
 
   it('test_signal_forward', async () => {
